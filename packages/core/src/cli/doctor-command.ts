@@ -1,0 +1,19 @@
+/** `ns-sandbox doctor`: every prerequisite, ok or missing, with the exact fix. */
+import { runAllChecks } from '../doctor/checks.js'
+
+export function runDoctorCommand (argv: string[], io: { stdout: NodeJS.WritableStream }): number {
+  const json = argv.includes('--json')
+  const results = runAllChecks()
+  if (json) {
+    io.stdout.write(JSON.stringify(results, null, 2) + '\n')
+  } else {
+    for (const check of results) {
+      io.stdout.write(`${check.ok ? 'ok     ' : 'MISSING'} ${check.name}: ${check.summary}\n`)
+      if (!check.ok) {
+        if (check.code !== undefined) io.stdout.write(`        error code: ${check.code}\n`)
+        for (const line of check.fix ?? []) io.stdout.write(`        fix: ${line}\n`)
+      }
+    }
+  }
+  return results.every((check) => check.ok) ? 0 : 1
+}

@@ -1,0 +1,133 @@
+/** `ns-sandbox run [options] -- <command> [args...]` */
+import { parseArgs } from 'node:util'
+import { SandboxError } from '../errors.js'
+import { planSandbox, spawnSandbox, type SpawnSandboxOptions } from '../host/sandbox.js'
+import type { SandboxOptions } from '../options/schema.js'
+
+export const RUN_HELP = `Usage: ns-sandbox run [options] -- <command> [args...]
+
+Identity and namespaces
+  --root                 uid 0 inside, with the namespace's capabilities (default: your uid, no capabilities)
+  --hostname <name>      host name inside (default: ns-sandbox)
+  --network <mode>       loopback (default: own namespace, lo up) | none | host
+Filesystem
+  --rootfs <spec>        host (default: copy-on-write view of the host) | a directory | an archive | an imported name
+  --readonly             host view read-only instead of copy-on-write
+  --bind <src[:dst[:ro]]>  extra bind mount (repeatable)
+  --writable <path>      host path kept live, read-write (repeatable)
+  --mask <path>          path hidden inside (repeatable; replaces the default credential list)
+  --no-mask              hide nothing
+  --cwd <dir>            working directory (default: the current one)
+  --scratch-dir <dir>    where overlay layers are kept while the sandbox runs
+Limits
+  --memory <size>        e.g. 512MiB (no swap beyond it)
+  --pids <n>             maximum tasks
+  --cpus <n>             CPU bandwidth in cores, e.g. 1.5
+  --timeout <duration>   e.g. 30s, 2m
+Output
+  --dry-run              print the mount plan and launch command; start nothing
+  --json                 print the result as JSON on stderr when the command ends
+
+Exit status: the command's; 128+N when a signal N ended it; 125 when the sandbox could not start.`
+
+const OPTIONS = {
+  root: { type: 'boolean' },
+  hostname: { type: 'string' },
+  network: { type: 'string' },
+  rootfs: { type: 'string' },
+  readonly: { type: 'boolean' },
+  bind: { type: 'string', multiple: true },
+  writable: { type: 'string', multiple: true },
+  mask: { type: 'string', multiple: true },
+  'no-mask': { type: 'boolean' },
+  cwd: { type: 'string' },
+  'scratch-dir': { type: 'string' },
+  memory: { type: 'string' },
+  pids: { type: 'string' },
+  cpus: { type: 'string' },
+  timeout: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' }
+} as const
+
+interface Io { stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream }
+
+function parsePids (value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  // Leave validation (and its message) to the options schema.
+  return /^\d+$/.test(value) ? Number(value) : Number.NaN
+}
+
+export function parseRunArguments (argv: string[]): { options: SpawnSandboxOptions, dryRun: boolean, json: boolean, help: boolean } {
+  const separator = argv.indexOf('--')
+  const optionArgs = separator < 0 ? argv : argv.slice(0, separator)
+  let parsed
+  try {
+    parsed = parseArgs({ args: optionArgs, options: OPTIONS, allowPositionals: separator < 0, strict: true })
+  } catch (error) {
+    throw new SandboxError('NSB_INVALID_OPTION', `${(error as Error).message}; see \`ns-sandbox run --help\``)
+  }
+  const { values, positionals } = parsed
+  const commandLine = separator < 0 ? positionals : argv.slice(separator + 1)
+  const sandbox: SandboxOptions = {
+    root: values.root,
+    hostname: values.hostname,
+    network: values.network as SandboxOptions['network'],
+    rootfs: values.rootfs,
+    readonly: values.readonly,
+    bind: values.bind,
+    writable: values.writable,
+    mask: values['no-mask'] === true ? [] : values.mask,
+    memory: values.memory,
+    pids: parsePids(values.pids),
+    cpus: values.cpus,
+    timeout: values.timeout,
+    scratchDir: values['scratch-dir']
+  }
+  const [command, ...args] = commandLine
+  if (values.help !== true && command === undefined) {
+    throw new SandboxError('NSB_INVALID_OPTION', 'no command given: ns-sandbox run [options] -- <command> [args...]')
+  }
+  return {
+    options: { ...sandbox, command, args, cwd: values.cwd, stdio: 'inherit' },
+    dryRun: values['dry-run'] === true,
+    json: values.json === true,
+    help: values.help === true
+  }
+}
+
+export async function runRunCommand (argv: string[], io: Io): Promise<number> {
+  const { options, dryRun, json, help } = parseRunArguments(argv)
+  if (help) {
+    io.stdout.write(RUN_HELP + '\n')
+    return 0
+  }
+  if (dryRun) {
+    const prepared = await planSandbox(options)
+    io.stdout.write(JSON.stringify({ options: prepared.options, plan: prepared.plan, launch: prepared.launch }, null, 2) + '\n')
+    return 0
+  }
+  const sandbox = await spawnSandbox(options)
+  // A terminal delivers SIGINT/SIGQUIT to the sandbox itself (same process group);
+  // other signals are forwarded to the command.
+  const forwarded: NodeJS.Signals[] = process.stdin.isTTY === true ? ['SIGTERM', 'SIGHUP'] : ['SIGTERM', 'SIGHUP', 'SIGINT', 'SIGQUIT']
+  const forward = (signal: NodeJS.Signals): void => { sandbox.kill(signal) }
+  const ignore = (): void => {}
+  for (const signal of forwarded) process.on(signal, forward)
+  if (process.stdin.isTTY === true) { process.on('SIGINT', ignore); process.on('SIGQUIT', ignore) }
+  try {
+    const result = await sandbox.result
+    if (json) io.stderr.write(JSON.stringify(result) + '\n')
+    if (result.message !== undefined) io.stderr.write(`ns-sandbox: ${result.message}\n`)
+    if (result.signal !== null) {
+      const { constants } = await import('node:os')
+      return 128 + (constants.signals[result.signal] ?? 0)
+    }
+    return result.code ?? 1
+  } finally {
+    for (const signal of forwarded) process.off(signal, forward)
+    process.off('SIGINT', ignore)
+    process.off('SIGQUIT', ignore)
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * What a machine needs for sandboxes, checked for real (each check starts the kernel
+ * feature it is about) and explained: `ns-sandbox doctor` prints them all, and a
+ * sandbox that fails to start reports the first one that fails.
+ */
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import type { SandboxErrorCode } from '../errors.js'
+import { detectCgroups } from '../host/cgroups/index.js'
+import { probeTools, type LaunchTools } from '../host/tools.js'
+
+export interface CheckResult {
+  name: string
+  ok: boolean
+  /** What was found. */
+  summary: string
+  /** When not ok: the error code a sandbox start reports, and the exact fix. */
+  code?: SandboxErrorCode
+  fix?: string[]
+}
+
+function readSysctl (name: string): string | undefined {
+  try {
+    return fs.readFileSync(`/proc/sys/${name.replaceAll('.', '/')}`, 'utf8').trim()
+  } catch {
+    return undefined
+  }
+}
+
+function run (tools: LaunchTools, args: string[]): { ok: boolean, stderr: string } {
+  const result = spawnSync(tools.unshare, args, { encoding: 'utf8', timeout: 10_000 })
+  return { ok: result.status === 0, stderr: (result.stderr ?? '').trim() }
+}
+
+export function checkTools (): { result: CheckResult, tools?: LaunchTools } {
+  const { tools, missing } = probeTools()
+  if (tools === undefined) {
+    return {
+      result: {
+        name: 'util-linux', ok: false, summary: `${missing.join(', ')} not found in PATH`, code: 'NSB_UTIL_LINUX_MISSING',
+        fix: ['apt-get install util-linux (Debian/Ubuntu), dnf install util-linux (Fedora), apk add util-linux setpriv (Alpine)']
+      }
+    }
+  }
+  if (!tools.hasKillChild) {
+    return {
+      tools,
+      result: { name: 'util-linux', ok: false, summary: `${tools.unshareVersion}: no --kill-child`, code: 'NSB_UTIL_LINUX_TOO_OLD', fix: ['install util-linux >= 2.38'] }
+    }
+  }
+  const identity = tools.hasMapUser && tools.hasKeepCaps
+    ? '--map-user, --keep-caps: your uid is kept inside'
+    : 'no --map-user/--keep-caps: sandboxes run as uid 0 inside (util-linux >= 2.38 keeps your uid)'
+  return { tools, result: { name: 'util-linux', ok: true, summary: `${tools.unshareVersion}; ${identity}` } }
+}
+
+function seccompFiltered (): boolean {
+  try {
+    return /^Seccomp:\s*2/m.test(fs.readFileSync('/proc/self/status', 'utf8'))
+  } catch {
+    return false
+  }
+}
+
+function inContainer (): boolean {
+  return fs.existsSync('/.dockerenv') || fs.existsSync('/run/.containerenv')
+}
+
+export function checkUserNamespaces (tools: LaunchTools): CheckResult {
+  const name = 'user namespaces'
+  const probe = run(tools, ['--user', '--map-root-user', 'true'])
+  if (probe.ok) return { name, ok: true, summary: 'unprivileged user namespaces work' }
+  const summary = `unshare --user failed: ${probe.stderr || 'no error text'}`
+  if (readSysctl('kernel.apparmor_restrict_unprivileged_userns') === '1') {
+    return {
+      name, ok: false, summary, code: 'NSB_APPARMOR_USERNS',
+      fix: ['AppArmor restricts unprivileged user namespaces (Ubuntu >= 23.10). Either:',
+        '  sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0   (machine-wide), or',
+        `  an AppArmor profile for ${process.execPath} and ${tools.unshare} with the \`userns,\` rule`]
+    }
+  }
+  if (readSysctl('kernel.unprivileged_userns_clone') === '0') {
+    return { name, ok: false, summary, code: 'NSB_USERNS_DENIED', fix: ['sudo sysctl -w kernel.unprivileged_userns_clone=1'] }
+  }
+  if (readSysctl('user.max_user_namespaces') === '0') {
+    return { name, ok: false, summary, code: 'NSB_USERNS_DENIED', fix: ['sudo sysctl -w user.max_user_namespaces=15000'] }
+  }
+  if (inContainer() && seccompFiltered()) {
+    return {
+      name, ok: false, summary, code: 'NSB_SECCOMP_DENIED',
+      fix: ['This container\'s seccomp profile refuses unshare/clone with namespace flags.',
+        'Run it with `--security-opt seccomp=unconfined` (Docker/Podman), or a profile that allows unshare, clone and mount.']
+    }
+  }
+  return { name, ok: false, summary, code: 'NSB_USERNS_DENIED', fix: ['Enable user namespaces in the kernel (CONFIG_USER_NS=y) and in sysctl user.max_user_namespaces.'] }
+}
+
+export function checkNetworkNamespace (tools: LaunchTools): CheckResult {
+  const probe = run(tools, ['--user', '--map-root-user', '--net', 'true'])
+  return probe.ok
+    ? { name: 'network namespaces', ok: true, summary: 'a private network namespace can be created' }
+    : { name: 'network namespaces', ok: false, summary: probe.stderr, code: 'NSB_USERNS_DENIED', fix: ['Enable CONFIG_NET_NS, or use `network: \'host\'`.'] }
+}
+
+export function checkOverlay (tools: LaunchTools): CheckResult {
+  const name = 'overlayfs in a user namespace'
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ns-sandbox-doctor-'))
+  try {
+    for (const sub of ['lower', 'upper', 'work', 'merged']) fs.mkdirSync(path.join(dir, sub))
+    const script = `mount -t overlay overlay -o lowerdir=${dir}/lower,upperdir=${dir}/upper,workdir=${dir}/work,userxattr ${dir}/merged`
+    const probe = run(tools, ['--user', '--map-root-user', '--mount', tools.sh, '-c', script])
+    return probe.ok
+      ? { name, ok: true, summary: 'overlay mounts work (copy-on-write host view available)' }
+      : {
+          name, ok: false, summary: probe.stderr, code: 'NSB_OVERLAY_UNSUPPORTED',
+          fix: ['Linux >= 5.11 allows overlayfs in user namespaces; the scratch directory must be on a local filesystem (not overlay, not NFS).',
+            'Workaround: `readonly: true` (read-only host view) or `scratchDir` on ext4/xfs/tmpfs.']
+        }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+export function checkProc (tools: LaunchTools): CheckResult {
+  const probe = run(tools, ['--user', '--map-root-user', '--mount', '--pid', '--fork', tools.sh, '-c', 'mount -t proc proc /proc'])
+  return probe.ok
+    ? { name: 'procfs', ok: true, summary: 'a fresh /proc can be mounted for a new PID namespace' }
+    : {
+        name: 'procfs', ok: false, summary: probe.stderr, code: 'NSB_PROC_UNMOUNTABLE',
+        fix: ['The host /proc has masked or read-only parts (typical inside Docker): run the container with `--security-opt systempaths=unconfined` or `--privileged`.']
+      }
+}
+
+export function checkCgroups (): CheckResult {
+  const environment = detectCgroups()
+  const lines = environment.describe()
+  return {
+    name: 'cgroups',
+    ok: environment.version !== 'none',
+    summary: `${environment.version === 'none' ? 'no usable cgroup hierarchy' : `cgroup v${environment.version}`}${lines.length > 0 ? ': ' + lines.join('; ') : ''}`,
+    ...(environment.version === 'none'
+      ? { code: 'NSB_CGROUP_UNAVAILABLE' as const, fix: ['Limits (memory, pids, cpus) need cgroups; without them only limit-free sandboxes start.'] }
+      : {})
+  }
+}
+
+/** Every check, for `ns-sandbox doctor`. */
+export function runAllChecks (): CheckResult[] {
+  const { result, tools } = checkTools()
+  const results = [result]
+  if (tools !== undefined) {
+    const userns = checkUserNamespaces(tools)
+    results.push(userns)
+    if (userns.ok) results.push(checkNetworkNamespace(tools), checkOverlay(tools), checkProc(tools))
+  }
+  results.push(checkCgroups())
+  return results
+}

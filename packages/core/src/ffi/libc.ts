@@ -1,0 +1,186 @@
+/**
+ * The one place that talks to koffi: libc functions and the constants they take.
+ *
+ * Loaded only inside the sandbox (by the bootstrap) and by `doctor`, never by the runner
+ * on its hot path. Loading koffi through its package entry costs ~15 ms (platform
+ * detection, a directory probe per candidate); dlopen of its prebuilt addon costs ~3 ms,
+ * and that is paid once per test file, so the addon is loaded directly when it is where
+ * koffi's own optional dependency puts it, and through koffi's entry otherwise.
+ */
+import { createRequire } from 'node:module'
+import type * as KoffiModule from 'koffi'
+
+type Koffi = typeof KoffiModule
+
+const require = createRequire(import.meta.url)
+
+function loadKoffi (): Koffi {
+  try {
+    const koffiEntry = require.resolve('koffi')
+    const fromKoffi = createRequire(koffiEntry)
+    const triplet = `linux_${process.arch}`
+    const addon = fromKoffi.resolve(`@koromix/koffi-linux-${process.arch}/${triplet}/koffi.node`)
+    const module = { exports: {} as Koffi }
+    process.dlopen(module, addon)
+    return module.exports
+  } catch {
+    return require('koffi') as Koffi
+  }
+}
+
+const koffi = loadKoffi()
+const libc = koffi.load('libc.so.6')
+
+// Syscall numbers that glibc has no wrapper for. Both are in the generic table on arm64.
+const SYSCALLS: Record<string, { pivot_root: number, mount_setattr: number }> = {
+  x64: { pivot_root: 155, mount_setattr: 442 },
+  arm64: { pivot_root: 41, mount_setattr: 442 }
+}
+
+export const MS = {
+  RDONLY: 0x1,
+  NOSUID: 0x2,
+  NODEV: 0x4,
+  NOEXEC: 0x8,
+  REMOUNT: 0x20,
+  BIND: 0x1000,
+  MOVE: 0x2000,
+  REC: 0x4000,
+  PRIVATE: 0x40000,
+  SLAVE: 0x80000
+} as const
+
+export const MNT_DETACH = 0x2
+export const CLONE_NEWCGROUP = 0x02000000
+const AT_FDCWD = -100
+const AT_RECURSIVE = 0x8000
+const MOUNT_ATTR_RDONLY = 0x1
+const PR_SET_NO_NEW_PRIVS = 38
+const PR_CAPBSET_DROP = 24
+const PR_CAP_AMBIENT = 47
+const PR_CAP_AMBIENT_CLEAR_ALL = 4
+const F_SETFD = 2
+const FD_CLOEXEC = 1
+const SIOCSIFFLAGS = 0x8914
+const IFF_UP = 0x1
+const IFF_RUNNING = 0x40
+const AF_INET = 2
+const SOCK_DGRAM = 2
+const LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+const mountFn = libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)')
+const umount2Fn = libc.func('int umount2(const char *target, int flags)')
+const sethostnameFn = libc.func('int sethostname(const char *name, size_t len)')
+const unshareFn = libc.func('int unshare(int flags)')
+const syscallFn = libc.func('long syscall(long number, ...)')
+const prctlFn = libc.func('int prctl(int option, ...)')
+const fcntlFn = libc.func('int fcntl(int fd, int cmd, ...)')
+const capsetFn = libc.func('int capset(void *header, void *data)')
+const socketFn = libc.func('int socket(int domain, int type, int protocol)')
+const ioctlFn = libc.func('int ioctl(int fd, unsigned long request, ...)')
+const closeFn = libc.func('int close(int fd)')
+const execveFn = libc.func('int execve(const char *path, const char **argv, const char **envp)')
+const strerrorFn = libc.func('const char *strerror(int errnum)')
+
+/** A failed libc call: the function, its subject, and errno by name. */
+export class SyscallError extends Error {
+  readonly errno: number
+  readonly errnoName: string
+  readonly syscall: string
+
+  constructor (syscall: string, subject: string, errno: number) {
+    const errnoName = errnoNames.get(errno) ?? `errno ${errno}`
+    super(`${syscall}(${subject}) failed: ${errnoName} (${String(strerrorFn(errno))})`)
+    this.errno = errno
+    this.errnoName = errnoName
+    this.syscall = syscall
+  }
+}
+
+const errnoNames = new Map(Object.entries(koffi.os.errno).map(([name, value]) => [value, name]))
+
+function check (result: number | bigint, syscall: string, subject: string): void {
+  if (Number(result) < 0) throw new SyscallError(syscall, subject, koffi.errno())
+}
+
+function syscallNumbers (): { pivot_root: number, mount_setattr: number } {
+  const numbers = SYSCALLS[process.arch]
+  if (numbers === undefined) throw new Error(`ns-sandbox supports x64 and arm64, not ${process.arch}`)
+  return numbers
+}
+
+export function mount (source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void {
+  check(mountFn(source, target, fstype, flags, data), 'mount', `${fstype ?? source ?? ''} on ${target}`)
+}
+
+export function umount2 (target: string, flags: number): void {
+  check(umount2Fn(target, flags), 'umount2', target)
+}
+
+export function pivotRoot (newRoot: string, putOld: string): void {
+  check(syscallFn(syscallNumbers().pivot_root, 'const char *', newRoot, 'const char *', putOld), 'pivot_root', newRoot)
+}
+
+/** Make a mount and every mount below it read-only (mount_setattr, Linux >= 5.12). */
+export function makeReadOnlyRecursive (path: string): void {
+  const attr = Buffer.alloc(32) // struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd }
+  attr.writeBigUInt64LE(BigInt(MOUNT_ATTR_RDONLY), 0)
+  const result = syscallFn(syscallNumbers().mount_setattr, 'int', AT_FDCWD, 'const char *', path,
+    'unsigned int', AT_RECURSIVE, 'void *', attr, 'size_t', attr.length)
+  check(result, 'mount_setattr', path)
+}
+
+export function sethostname (name: string): void {
+  check(sethostnameFn(name, Buffer.byteLength(name)), 'sethostname', name)
+}
+
+export function unshare (flags: number): void {
+  check(unshareFn(flags), 'unshare', `0x${flags.toString(16)}`)
+}
+
+/** Whether `fd` survives execve. Node opens even fds 0-2 close-on-exec. */
+export function setInheritable (fd: number, inheritable: boolean): void {
+  check(fcntlFn(fd, F_SETFD, 'int', inheritable ? 0 : FD_CLOEXEC), 'fcntl', `fd ${fd}, F_SETFD`)
+}
+
+export function setNoNewPrivs (): void {
+  check(prctlFn(PR_SET_NO_NEW_PRIVS, 'unsigned long', 1, 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0),
+    'prctl', 'PR_SET_NO_NEW_PRIVS')
+}
+
+/**
+ * Drop every capability of the calling thread: ambient, bounding, then effective,
+ * permitted and inheritable. Threads created afterwards inherit the empty sets.
+ */
+export function dropAllCapabilities (lastCap: number): void {
+  check(prctlFn(PR_CAP_AMBIENT, 'unsigned long', PR_CAP_AMBIENT_CLEAR_ALL, 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0),
+    'prctl', 'PR_CAP_AMBIENT_CLEAR_ALL')
+  for (let cap = 0; cap <= lastCap; cap++) {
+    check(prctlFn(PR_CAPBSET_DROP, 'unsigned long', cap, 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0),
+      'prctl', `PR_CAPBSET_DROP ${cap}`)
+  }
+  const header = Buffer.alloc(8)
+  header.writeUInt32LE(LINUX_CAPABILITY_VERSION_3, 0)
+  const data = Buffer.alloc(24) // two struct __user_cap_data_struct, all zero
+  check(capsetFn(header, data), 'capset', 'all sets empty')
+}
+
+/** Bring a network interface up (SIOCSIFFLAGS with IFF_UP|IFF_RUNNING). */
+export function interfaceUp (name: string): void {
+  const fd = socketFn(AF_INET, SOCK_DGRAM, 0)
+  check(fd, 'socket', 'AF_INET')
+  try {
+    const ifreq = Buffer.alloc(40) // struct ifreq: char ifr_name[16]; short ifr_flags; ...
+    ifreq.write(name, 0, 15, 'latin1')
+    ifreq.writeInt16LE(IFF_UP | IFF_RUNNING, 16)
+    check(ioctlFn(fd, SIOCSIFFLAGS, 'void *', ifreq), 'ioctl', `SIOCSIFFLAGS ${name}`)
+  } finally {
+    closeFn(fd)
+  }
+}
+
+/** Replace this process image. Returns only by throwing. */
+export function execve (path: string, argv: string[], env: string[]): never {
+  execveFn(path, [...argv, null], [...env, null])
+  throw new SyscallError('execve', path, koffi.errno())
+}

@@ -1,0 +1,71 @@
+/** Reads the host facts the pure mount planner works from. */
+import fs from 'node:fs'
+import path from 'node:path'
+import { parseMountInfo } from '../plan/mountinfo.js'
+import { directoriesToList, type EntryKind, type HostEntry, type PlanInput } from '../plan/mount-plan.js'
+import type { ResolvedOptions } from '../options/schema.js'
+
+const DEVICES = ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty']
+
+function kindOf (dirent: fs.Dirent): EntryKind {
+  if (dirent.isSymbolicLink()) return 'symlink'
+  if (dirent.isDirectory()) return 'dir'
+  if (dirent.isFile()) return 'file'
+  return 'other'
+}
+
+function listDirectory (dir: string): HostEntry[] | null {
+  try {
+    return fs.readdirSync(dir, { withFileTypes: true }).map((dirent) => {
+      const kind = kindOf(dirent)
+      const entry: HostEntry = { name: dirent.name, kind }
+      if (kind === 'symlink') entry.linkTarget = fs.readlinkSync(path.join(dir, dirent.name))
+      return entry
+    }).sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+  } catch {
+    return null
+  }
+}
+
+function pathKind (hostPath: string): 'dir' | 'file' | 'missing' {
+  try {
+    return fs.statSync(hostPath).isDirectory() ? 'dir' : 'file'
+  } catch {
+    return 'missing'
+  }
+}
+
+export interface PlanContext {
+  rootDir: string
+  layersDir: string
+  rootfsDir: string | undefined
+  keep: string[]
+  exclude: string[]
+}
+
+export function gatherPlanInput (options: ResolvedOptions, context: PlanContext): PlanInput {
+  const mounts = parseMountInfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'))
+  const listings: Record<string, HostEntry[] | null> = {}
+  if (context.rootfsDir === undefined) {
+    for (const dir of directoriesToList({ mounts, exclude: context.exclude })) listings[dir] = listDirectory(dir)
+  }
+  const pathKinds: Record<string, 'dir' | 'file' | 'missing'> = {}
+  for (const p of [...options.binds.map((b) => b.source), ...options.writable, ...options.mask, ...context.keep]) {
+    pathKinds[p] ??= pathKind(p)
+  }
+  return {
+    rootDir: context.rootDir,
+    layersDir: context.layersDir,
+    rootfsDir: context.rootfsDir,
+    readonly: options.readonly,
+    mounts,
+    listings,
+    pathKinds,
+    binds: options.binds,
+    writable: options.writable,
+    mask: options.mask,
+    keep: context.keep,
+    exclude: context.exclude,
+    devices: DEVICES.filter((device) => fs.existsSync(device))
+  }
+}

@@ -1,0 +1,357 @@
+/**
+ * One sandbox, from options to a cleaned-up result: scratch and cgroup, the mount plan,
+ * the launch chain, the status pipe, the timer, the exit decoding and the teardown.
+ */
+import { spawn, type ChildProcess, type IOType, type Serializable, type StdioOptions } from 'node:child_process'
+import { EventEmitter } from 'node:events'
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { SandboxError } from '../errors.js'
+import { resolveOptions, type ResolvedOptions, type SandboxOptions } from '../options/schema.js'
+import { buildMountPlan, PlanError, type MountStep } from '../plan/mount-plan.js'
+import { SETUP_FAILED_STATUS, type BootstrapConfig, type Handover, type StatusMessage } from '../protocol.js'
+import { parseCgroupMounts, runDirName } from './cgroups/formats.js'
+import { createSandboxCgroup, removeStaleCgroups, type CgroupUsage, type SandboxCgroup } from './cgroups/index.js'
+import { diagnoseLaunchFailure } from './diagnose.js'
+import { decodeExit, type KillReason } from './exit-status.js'
+import { buildLaunchCommand } from './launch-command.js'
+import { gatherPlanInput } from './plan-input.js'
+import { startReaper } from './reaper.js'
+import { currentRunId, isRunAlive } from './run-id.js'
+import { createSandboxScratch, removeRunScratch, removeSandboxScratch, runDirectory, type SandboxScratch } from './scratch.js'
+import { readStatusLines } from './status-reader.js'
+import { launchTools } from './tools.js'
+
+export type StdioEntry = IOType | 'inherit' | number
+
+export interface SpawnSandboxOptions extends SandboxOptions {
+  /** Run a command (execve'd inside; becomes PID 2). */
+  command?: string
+  args?: string[]
+  /** Or run a Node module in the sandbox's Node process (with an IPC channel if `ipc`). */
+  entry?: string
+  execArgv?: string[]
+  cwd?: string
+  env?: NodeJS.ProcessEnv
+  stdio?: 'inherit' | 'pipe' | 'ignore' | [StdioEntry, StdioEntry, StdioEntry]
+  ipc?: boolean
+  serialization?: 'json' | 'advanced'
+  /** The Node binary for the bootstrap (default: the runner's). */
+  nodePath?: string
+}
+
+export interface SandboxResult {
+  code: number | null
+  signal: NodeJS.Signals | null
+  /** Set when the kernel or the timer ended (or constrained) the run. */
+  reason?: KillReason
+  message?: string
+  usage?: CgroupUsage
+  setupMs?: number
+  durationMs: number
+}
+
+const bootstrapPath = fileURLToPath(new URL('../inside/bootstrap.js', import.meta.url))
+const live = new Set<Sandbox>()
+let lastCapability: number | undefined
+let exitHookInstalled = false
+
+function readLastCapability (): number {
+  lastCapability ??= Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim())
+  return lastCapability
+}
+
+function installExitHook (scratchBase: string): void {
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  process.on('exit', () => {
+    for (const sandbox of live) sandbox.destroySync()
+    removeRunScratch(scratchBase)
+  })
+}
+
+export class Sandbox extends EventEmitter {
+  readonly child: ChildProcess
+  readonly options: ResolvedOptions
+  /** Resolves when the sandbox is set up and its command is about to run. */
+  readonly ready: Promise<void>
+  /** Resolves when the sandbox has ended and been removed; rejects with SandboxError when setup failed. */
+  readonly result: Promise<SandboxResult>
+  /** Host pid of the sandboxed command (PID 2 inside), once started. */
+  pid: number | undefined
+  private initPid: number | undefined
+  private timedOut = false
+  private finished = false
+
+  constructor (child: ChildProcess, options: ResolvedOptions, private readonly scratch: SandboxScratch,
+    private readonly cgroup: SandboxCgroup, statusIndex: number) {
+    super()
+    this.child = child
+    this.options = options
+    const startedAt = performance.now()
+    let reportedCode: number | undefined
+    let setupMs: number | undefined
+    let setupError: SandboxError | undefined
+    let started = false
+    let markReady: () => void = () => {}
+    let failReady: (error: Error) => void = () => {}
+    this.ready = new Promise((resolve, reject) => { markReady = resolve; failReady = reject })
+    this.ready.catch(() => { /* observed through result */ })
+
+    readStatusLines(child.stdio[statusIndex] as NodeJS.ReadableStream as import('node:stream').Readable, (message: StatusMessage) => {
+      if (message.type === 'started') {
+        started = true
+        this.pid = message.pid
+        this.initPid = message.initPid
+      } else if (message.type === 'ready') {
+        setupMs = message.setupMs
+        markReady()
+        this.emit('ready')
+      } else if (message.type === 'error') {
+        setupError = new SandboxError(message.code, message.message, { details: message.details })
+      } else if (message.type === 'exit') {
+        reportedCode = message.code
+      }
+    })
+
+    const timer = options.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => { this.timedOut = true; this.destroy() }, options.timeoutMs)
+    timer?.unref()
+
+    this.result = new Promise<SandboxResult>((resolve, reject) => {
+      const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
+        if (this.finished) return
+        this.finished = true
+        if (timer !== undefined) clearTimeout(timer)
+        const usage = safely(() => cgroup.readUsage())
+        void this.cleanUp().then(() => {
+          if (setupError === undefined && code === SETUP_FAILED_STATUS && !started) {
+            setupError = diagnoseLaunchFailure()
+          } else if (setupError === undefined && !started && !this.timedOut && code !== null) {
+            setupError = diagnoseLaunchFailure()
+          }
+          if (setupError !== undefined) {
+            failReady(setupError)
+            reject(setupError)
+            return
+          }
+          if (setupMs === undefined) failReady(new SandboxError('NSB_SETUP_FAILED', 'the sandbox ended before it was ready'))
+          const outcome = decodeExit({
+            code, signal, reportedCode, timedOut: this.timedOut, timeoutMs: options.timeoutMs,
+            usage, memoryBytes: options.memoryBytes, pids: options.pids
+          })
+          resolve({ ...outcome, usage, setupMs, durationMs: Math.round(performance.now() - startedAt) })
+        })
+      }
+      child.on('close', finish)
+      child.on('error', (error) => {
+        setupError = new SandboxError('NSB_UTIL_LINUX_MISSING', `cannot start the launcher: ${error.message}`)
+        finish(null, null)
+      })
+    })
+    this.result.catch(() => { /* the caller decides whether to observe it */ })
+  }
+
+  /** Send a signal to the sandboxed command (PID 2); before it started, end the sandbox. */
+  kill (signal: NodeJS.Signals = 'SIGTERM'): boolean {
+    if (this.finished) return false
+    if (this.pid === undefined || signal === 'SIGKILL') {
+      this.destroy()
+      return true
+    }
+    try {
+      process.kill(this.pid, signal)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /** End everything in the sandbox now. */
+  destroy (): void {
+    if (this.finished) return
+    // SIGKILL to unshare triggers --kill-child on PID 1, and PID 1's death ends the PID namespace.
+    this.child.kill('SIGKILL')
+    if (this.initPid !== undefined) safely(() => process.kill(this.initPid ?? 0, 'SIGKILL'))
+    safely(() => this.cgroup.kill())
+  }
+
+  /** For process exit: no promises, just kill and delete. */
+  destroySync (): void {
+    this.destroy()
+    safely(() => removeSandboxScratch(this.scratch))
+  }
+
+  send (message: Serializable, sendHandle?: unknown, callback?: (error: Error | null) => void): boolean {
+    return this.child.send(message, sendHandle as undefined, callback)
+  }
+
+  private async cleanUp (): Promise<void> {
+    live.delete(this)
+    await safelyAsync(() => this.cgroup.remove())
+    safely(() => removeSandboxScratch(this.scratch))
+  }
+}
+
+function safely<T> (fn: () => T): T | undefined {
+  try {
+    return fn()
+  } catch {
+    return undefined
+  }
+}
+
+async function safelyAsync (fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn()
+  } catch {
+    // teardown is best effort; the reaper and the next start cover what is left
+  }
+}
+
+function handoverOf (options: SpawnSandboxOptions): Handover {
+  if ((options.command === undefined) === (options.entry === undefined)) {
+    throw new SandboxError('NSB_INVALID_OPTION', 'give exactly one of `command` (a program to run) or `entry` (a Node module to load)')
+  }
+  if (options.entry !== undefined) return { kind: 'node', entry: path.resolve(options.entry), args: options.args ?? [] }
+  return { kind: 'exec', command: options.command ?? '', args: options.args ?? [] }
+}
+
+function stdioOf (options: SpawnSandboxOptions): StdioOptions {
+  const base = options.stdio === undefined || typeof options.stdio === 'string'
+    ? [options.stdio ?? 'inherit', options.stdio ?? 'inherit', options.stdio ?? 'inherit']
+    : [...options.stdio]
+  return [...base, ...(options.ipc === true ? ['ipc'] : []), 'pipe'] as StdioOptions
+}
+
+const SANDBOX_KEYS = ['root', 'hostname', 'network', 'rootfs', 'readonly', 'bind', 'writable', 'mask', 'memory', 'pids',
+  'cpus', 'timeout', 'scratchDir', 'rootfsCacheDir'] as const
+
+export function pickSandboxOptions (options: SandboxOptions & Record<string, unknown>): SandboxOptions {
+  const picked: Record<string, unknown> = {}
+  for (const key of SANDBOX_KEYS) if (options[key] !== undefined) picked[key] = options[key]
+  return picked as SandboxOptions
+}
+
+export interface PreparedSandbox {
+  options: ResolvedOptions
+  plan: MountStep[]
+  config: BootstrapConfig
+  launch: { file: string, args: string[], identityNote?: string }
+}
+
+async function resolveRootfsDir (options: ResolvedOptions): Promise<string | undefined> {
+  if (options.rootfs === 'host') return undefined
+  const { resolveRootfs } = await import('../rootfs/index.js')
+  return await resolveRootfs(options.rootfs, options.rootfsCacheDir === undefined ? {} : { cacheDir: options.rootfsCacheDir })
+}
+
+/** Everything up to the spawn; also what `--dry-run` prints. Creates scratch and cgroup. */
+async function prepare (options: SpawnSandboxOptions, scratch: (resolved: ResolvedOptions) => SandboxScratch,
+  cgroupFor: (resolved: ResolvedOptions) => SandboxCgroup): Promise<PreparedSandbox & { scratch: SandboxScratch, cgroup: SandboxCgroup }> {
+  const resolved = resolveOptions(pickSandboxOptions(options as SandboxOptions & Record<string, unknown>))
+  const handover = handoverOf(options)
+  const tools = launchTools()
+  const rootfsDir = await resolveRootfsDir(resolved)
+  const cwd = path.resolve(options.cwd ?? process.cwd())
+  const nodePath = options.nodePath ?? process.execPath
+  const keep = [cwd, nodePath, ...(handover.kind === 'node' ? [handover.entry] : []),
+    ...(handover.kind === 'exec' && handover.command.startsWith('/') ? [handover.command] : [])]
+  const sandboxScratch = scratch(resolved)
+  let cgroup: SandboxCgroup | undefined
+  try {
+    cgroup = cgroupFor(resolved)
+    const plan = buildMountPlan(gatherPlanInput(resolved, {
+      rootDir: sandboxScratch.rootDir,
+      layersDir: sandboxScratch.layersDir,
+      rootfsDir,
+      keep,
+      exclude: [resolved.scratchDir, ...(rootfsDir === undefined ? [] : [rootfsDir])]
+    }))
+    const statusFd = options.ipc === true ? 4 : 3
+    const config: BootstrapConfig = {
+      statusFd,
+      plan,
+      rootDir: sandboxScratch.rootDir,
+      cwd,
+      hostname: resolved.hostname,
+      network: resolved.network,
+      keepCapabilities: resolved.root,
+      lastCapability: readLastCapability(),
+      cgroupProcs: cgroup.procsFiles,
+      handover
+    }
+    const launch = buildLaunchCommand(tools, {
+      uid: process.getuid?.() ?? 0,
+      gid: process.getgid?.() ?? 0,
+      root: resolved.root,
+      network: resolved.network,
+      nodePath,
+      execArgv: options.execArgv ?? [],
+      bootstrapPath,
+      configJson: JSON.stringify(config)
+    })
+    return { options: resolved, plan, config, launch, scratch: sandboxScratch, cgroup }
+  } catch (error) {
+    if (cgroup !== undefined) await safelyAsync(() => (cgroup as SandboxCgroup).remove())
+    safely(() => removeSandboxScratch(sandboxScratch))
+    if (error instanceof PlanError) throw new SandboxError('NSB_INVALID_OPTION', error.message)
+    throw error
+  }
+}
+
+let sandboxCount = 0
+let identityNoted = false
+
+function startRun (resolved: ResolvedOptions): void {
+  installExitHook(resolved.scratchDir)
+  const tools = launchTools()
+  const cgroupRoots = parseCgroupMounts(fs.readFileSync('/proc/self/mountinfo', 'utf8')).map((mount) => mount.mountPoint)
+  startReaper(tools.sh, runDirectory(resolved.scratchDir), runDirName(process.getuid?.() ?? 0, currentRunId()), cgroupRoots)
+}
+
+/** Start a sandbox. Resolves once the launcher is spawned; `ready` and `result` tell the rest. */
+export async function spawnSandbox (options: SpawnSandboxOptions): Promise<Sandbox> {
+  const prepared = await prepare(options,
+    (resolved) => {
+      startRun(resolved)
+      return createSandboxScratch(resolved.scratchDir)
+    },
+    (resolved) => {
+      if (sandboxCount === 0) safely(() => removeStaleCgroups(isRunAlive))
+      return createSandboxCgroup(currentRunId(), String(++sandboxCount), {
+        memoryBytes: resolved.memoryBytes, pids: resolved.pids, cpus: resolved.cpus
+      })
+    })
+  if (prepared.launch.identityNote !== undefined && !identityNoted) {
+    identityNoted = true
+    process.emitWarning(prepared.launch.identityNote, { code: 'NSB_IDENTITY_ROOT' })
+  }
+  const child = spawn(prepared.launch.file, prepared.launch.args, {
+    cwd: prepared.config.cwd,
+    env: options.env ?? process.env,
+    stdio: stdioOf(options),
+    serialization: options.serialization ?? 'json'
+  })
+  const sandbox = new Sandbox(child, prepared.options, prepared.scratch, prepared.cgroup, prepared.config.statusFd)
+  live.add(sandbox)
+  return sandbox
+}
+
+/** The mount plan and launch command a sandbox would use, without starting it (`--dry-run`). */
+export async function planSandbox (options: SpawnSandboxOptions): Promise<PreparedSandbox> {
+  const noCgroup: SandboxCgroup = {
+    procsFiles: [], limits: {}, readUsage: () => ({ oomKills: 0, pidsLimitHits: 0 }), kill: () => {}, remove: async () => {}
+  }
+  const prepared = await prepare(options, (resolved) => createSandboxScratch(resolved.scratchDir), () => noCgroup)
+  removeSandboxScratch(prepared.scratch)
+  return { options: prepared.options, plan: prepared.plan, config: prepared.config, launch: prepared.launch }
+}
+
+/** Run to completion: the convenience most callers want. */
+export async function runSandbox (options: SpawnSandboxOptions): Promise<SandboxResult> {
+  const sandbox = await spawnSandbox(options)
+  return await sandbox.result
+}

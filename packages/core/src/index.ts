@@ -1,0 +1,16 @@
+/** @ns-sandbox/core: the public API. Adapters use this and nothing else. */
+export { SandboxError, isSandboxError, type SandboxErrorCode } from './errors.js'
+export {
+  DEFAULT_MASK, resolveOptions, defaultScratchDir,
+  type SandboxOptions, type ResolvedOptions, type NetworkMode, type BindSpec, type ResolvedBind
+} from './options/schema.js'
+export { parseByteSize, formatByteSize, parseDuration } from './options/units.js'
+export {
+  Sandbox, spawnSandbox, runSandbox, planSandbox, pickSandboxOptions,
+  type SpawnSandboxOptions, type SandboxResult, type PreparedSandbox, type StdioEntry
+} from './host/sandbox.js'
+export type { KillReason } from './host/exit-status.js'
+export type { CgroupUsage, CgroupLimits } from './host/cgroups/index.js'
+export type { MountStep } from './plan/mount-plan.js'
+export { runAllChecks, type CheckResult } from './doctor/checks.js'
+export { diagnoseLaunchFailure } from './host/diagnose.js'

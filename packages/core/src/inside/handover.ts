@@ -1,0 +1,40 @@
+/** Hand the prepared process over to what it was started for. */
+import fs from 'node:fs'
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { SandboxError } from '../errors.js'
+import { execve, setInheritable } from '../ffi/libc.js'
+import type { Handover } from '../protocol.js'
+
+function resolveCommand (command: string): string {
+  if (command.includes('/')) return command
+  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
+    if (dir === '') continue
+    const candidate = path.join(dir, command)
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK)
+      if (fs.statSync(candidate).isFile()) return candidate
+    } catch {
+      // not here
+    }
+  }
+  throw new SandboxError('NSB_SETUP_FAILED', `command not found in the sandbox: ${command} (PATH=${process.env.PATH ?? ''})`)
+}
+
+export function execCommand (handover: Extract<Handover, { kind: 'exec' }>): never {
+  const file = resolveCommand(handover.command)
+  for (const fd of [0, 1, 2]) {
+    try {
+      setInheritable(fd, true)
+    } catch {
+      // a closed standard fd stays closed
+    }
+  }
+  const env = Object.entries(process.env).map(([key, value]) => `${key}=${value ?? ''}`)
+  return execve(file, [handover.command, ...handover.args], env)
+}
+
+export async function runNodeEntry (handover: Extract<Handover, { kind: 'node' }>): Promise<void> {
+  process.argv = [process.argv[0] ?? process.execPath, handover.entry, ...handover.args]
+  await import(pathToFileURL(handover.entry).href)
+}

@@ -1,0 +1,78 @@
+/** The mount plan's executor: a short loop, one libc call or two per step. */
+import fs from 'node:fs'
+import { SandboxError } from '../errors.js'
+import { MS, SyscallError, makeReadOnlyRecursive, mount } from '../ffi/libc.js'
+import type { MountStep } from '../plan/mount-plan.js'
+
+/** overlayfs options separate layers with ':' and options with ','. */
+function escapeOverlayPath (value: string): string {
+  return value.replace(/[\\,:]/g, (c) => '\\' + c)
+}
+
+function createFile (file: string): void {
+  try {
+    fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW, 0o644))
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EISDIR') throw error
+  }
+}
+
+function executeStep (step: MountStep): void {
+  switch (step.op) {
+    case 'mkdir':
+      fs.mkdirSync(step.path, { recursive: true })
+      return
+    case 'file':
+      createFile(step.path)
+      return
+    case 'symlink':
+      fs.symlinkSync(step.linkTarget, step.path)
+      return
+    case 'tmpfs':
+      mount('tmpfs', step.target, 'tmpfs', MS.NOSUID | MS.NODEV | (step.readonly === true ? MS.RDONLY | MS.NOEXEC : 0), `mode=${step.mode}`)
+      return
+    case 'overlay':
+      fs.mkdirSync(step.upper, { recursive: true })
+      fs.mkdirSync(step.work, { recursive: true })
+      mount('overlay', step.target, 'overlay', 0,
+        `lowerdir=${escapeOverlayPath(step.lower)},upperdir=${escapeOverlayPath(step.upper)},workdir=${escapeOverlayPath(step.work)},userxattr`)
+      return
+    case 'bind':
+      mount(step.source, step.target, null, MS.BIND | MS.REC, null)
+      if (step.readonly) makeReadOnlyRecursive(step.target)
+      return
+    case 'proc':
+      mount('proc', step.target, 'proc', MS.NOSUID | MS.NODEV | MS.NOEXEC, null)
+      return
+    case 'devpts':
+      mount('devpts', step.target, 'devpts', MS.NOSUID | MS.NOEXEC, 'newinstance,ptmxmode=0666,mode=620')
+      return
+    case 'sysfs':
+      mount('/sys', step.target, null, MS.BIND | MS.REC, null)
+      makeReadOnlyRecursive(step.target)
+  }
+}
+
+function hintFor (step: MountStep, error: unknown): string[] {
+  if (!(error instanceof SyscallError)) return []
+  if (step.op === 'overlay' && error.errnoName === 'EINVAL') {
+    return ['overlayfs in a user namespace needs Linux >= 5.11 and a lower directory without locked submounts; `ns-sandbox doctor` checks this.',
+      'Workaround: `readonly: true` (read-only host view) needs no overlayfs.']
+  }
+  if (step.op === 'proc') {
+    return ['a new /proc cannot be mounted when the host /proc has parts masked (as inside Docker without --privileged); `ns-sandbox doctor` checks this.']
+  }
+  return []
+}
+
+export function executeMountPlan (plan: readonly MountStep[]): void {
+  for (const step of plan) {
+    try {
+      executeStep(step)
+    } catch (error) {
+      const what = step.op === 'overlay' ? `overlay of ${step.lower}` : `${step.op} ${'target' in step ? step.target : step.path}`
+      throw new SandboxError('NSB_MOUNT_FAILED', `mount plan step failed: ${what}: ${(error as Error).message}`,
+        { cause: error, details: hintFor(step, error) })
+    }
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * What a sandbox can be asked to be, validated. Every bad value is refused with a
+ * message that names the option and the forms it accepts; nothing is silently dropped.
+ */
+import os from 'node:os'
+import path from 'node:path'
+import { z } from 'zod'
+import { SandboxError } from '../errors.js'
+import { parseByteSize, parseDuration } from './units.js'
+
+/** Credential locations hidden from every sandbox unless `mask` says otherwise. */
+export const DEFAULT_MASK: readonly string[] = [
+  '~/.ssh', '~/.aws', '~/.config/gcloud', '~/.docker/config.json', '~/.kube', '~/.netrc', '~/.npmrc',
+  '~/.gnupg', '~/.azure', '~/.git-credentials', '~/.config/gh'
+]
+
+export type NetworkMode = 'loopback' | 'none' | 'host'
+
+export interface BindSpec { source: string, target?: string, readonly?: boolean }
+
+/** The options a user writes (config file, adapter options, API). */
+export interface SandboxOptions {
+  /** Map the caller to uid 0 inside and keep the namespace's capabilities. */
+  root?: boolean
+  hostname?: string
+  network?: NetworkMode
+  /** `'host'` (default: copy-on-write view of the host), a directory, an archive or an imported name. */
+  rootfs?: string
+  /** Host filesystem read-only instead of copy-on-write. */
+  readonly?: boolean
+  /** Extra bind mounts: `src:dst[:ro]` strings or objects. */
+  bind?: Array<string | BindSpec>
+  /** Host paths that stay live (read-write bind mounts); they must exist. */
+  writable?: string[]
+  /** Paths hidden inside (empty dir or /dev/null). Replaces DEFAULT_MASK; `~` is the caller's home. */
+  mask?: string[]
+  /** Memory limit, e.g. `512MiB`, `2GiB`, or bytes. No swap beyond it. */
+  memory?: string | number
+  /** Maximum number of tasks (processes and threads) in the sandbox. */
+  pids?: number
+  /** CPU bandwidth in cores, e.g. `1.5`. */
+  cpus?: number | string
+  /** Wall-clock limit, e.g. `30s`, `2m`, or milliseconds. */
+  timeout?: string | number
+  /** Where overlay upper layers and the new root are built. */
+  scratchDir?: string
+  /** Where imported root filesystems are cached. */
+  rootfsCacheDir?: string
+}
+
+export interface ResolvedBind { source: string, target: string, readonly: boolean }
+
+/** Options after validation, defaults and unit parsing: what the launcher works from. */
+export interface ResolvedOptions {
+  root: boolean
+  hostname: string
+  network: NetworkMode
+  rootfs: string
+  readonly: boolean
+  binds: ResolvedBind[]
+  writable: string[]
+  mask: string[]
+  memoryBytes: number | undefined
+  pids: number | undefined
+  cpus: number | undefined
+  timeoutMs: number | undefined
+  scratchDir: string
+  rootfsCacheDir: string | undefined
+}
+
+const absolutePath = (option: string): z.ZodType<string> => z.string({ error: `option \`${option}\`: expected an absolute path or a path starting with ~/` })
+  .refine((value) => value.startsWith('/') || value.startsWith('~/') || value === '~',
+    { error: `option \`${option}\`: expected an absolute path or a path starting with ~/` })
+
+const HOSTNAME = /^(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/
+
+const bindString = z.string().transform((value, ctx): BindSpec => {
+  const parts = value.split(':')
+  const readonly = parts.length === 3 && parts[2] === 'ro'
+  if (parts.length > 3 || (parts.length === 3 && parts[2] !== 'ro' && parts[2] !== 'rw') || parts.some((p) => p === '')) {
+    ctx.addIssue({ code: 'custom', message: `option \`bind\`: expected src[:dst[:ro|rw]] with absolute paths, got '${value}'` })
+    return z.NEVER
+  }
+  return { source: parts[0] ?? '', target: parts[1], readonly }
+})
+
+const schema = z.object({
+  root: z.boolean({ error: 'option `root`: expected true or false' }).optional(),
+  hostname: z.string().regex(HOSTNAME, { error: 'option `hostname`: expected a host name of 1-64 letters, digits, dots and dashes (like `box` or `test-1`)' })
+    .optional(),
+  network: z.enum(['loopback', 'none', 'host'], { error: 'option `network`: expected one of loopback (own namespace, lo up), none (no interfaces), host (the host\'s network)' })
+    .optional(),
+  rootfs: z.string({ error: 'option `rootfs`: expected \'host\', a directory, an archive path or an imported name' }).min(1).optional(),
+  readonly: z.boolean({ error: 'option `readonly`: expected true or false' }).optional(),
+  bind: z.array(z.union([bindString, z.object({ source: z.string(), target: z.string().optional(), readonly: z.boolean().optional() }).strict()],
+    { error: 'option `bind`: expected strings src[:dst[:ro]] or objects { source, target?, readonly? }' }),
+  { error: 'option `bind`: expected an array' }).optional(),
+  writable: z.array(absolutePath('writable'), { error: 'option `writable`: expected an array of absolute paths' }).optional(),
+  mask: z.array(absolutePath('mask'), { error: 'option `mask`: expected an array of absolute paths or ~/ paths' }).optional(),
+  memory: z.union([z.string(), z.number()]).optional().refine((v) => v === undefined || parseByteSize(v) !== undefined,
+    { error: 'option `memory`: expected a size like 512MiB, 1.5GiB, 300MB or a positive number of bytes' }),
+  pids: z.number({ error: 'option `pids`: expected a whole number of at least 1' }).int({ error: 'option `pids`: expected a whole number of at least 1' })
+    .min(1, { error: 'option `pids`: expected a whole number of at least 1' }).optional(),
+  cpus: z.union([z.number(), z.string()]).optional().refine((v) => v === undefined || (Number.isFinite(Number(v)) && Number(v) >= 0.01 && String(v).trim() !== ''),
+    { error: 'option `cpus`: expected a number of cores of at least 0.01, like 1 or 1.5' }),
+  timeout: z.union([z.string(), z.number()]).optional().refine((v) => v === undefined || parseDuration(v) !== undefined,
+    { error: 'option `timeout`: expected a duration like 30s, 2m, 500ms or a number of milliseconds' }),
+  scratchDir: absolutePath('scratchDir').optional(),
+  rootfsCacheDir: absolutePath('rootfsCacheDir').optional()
+}).strict()
+
+function expandHome (value: string, home: string): string {
+  if (value === '~') return home
+  return value.startsWith('~/') ? path.join(home, value.slice(2)) : path.resolve(value)
+}
+
+function describeIssue (issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') {
+    return `unknown option ${issue.keys.map((k) => `\`${k}\``).join(', ')}; known options: ${Object.keys(schema.shape).join(', ')}`
+  }
+  return issue.message
+}
+
+export function defaultScratchDir (): string {
+  return path.join(os.tmpdir(), `ns-sandbox-${process.getuid?.() ?? 0}`)
+}
+
+/** Validate user options and fill in defaults. Throws NSB_INVALID_OPTION listing every problem. */
+export function resolveOptions (options: SandboxOptions = {}, home = os.homedir()): ResolvedOptions {
+  const parsed = schema.safeParse(options)
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(describeIssue)
+    throw new SandboxError('NSB_INVALID_OPTION', problems.join('; '), { details: problems.length > 1 ? problems : [] })
+  }
+  const value = parsed.data
+  const binds = (value.bind ?? []).map((spec): ResolvedBind => {
+    const source = expandHome(spec.source, home)
+    return { source, target: expandHome(spec.target ?? spec.source, home), readonly: spec.readonly ?? false }
+  })
+  for (const bind of binds) {
+    if (!path.isAbsolute(bind.source) || !path.isAbsolute(bind.target)) {
+      throw new SandboxError('NSB_INVALID_OPTION', `option \`bind\`: paths must be absolute, got ${bind.source}:${bind.target}`)
+    }
+  }
+  return {
+    root: value.root ?? false,
+    hostname: value.hostname ?? 'ns-sandbox',
+    network: value.network ?? 'loopback',
+    rootfs: value.rootfs ?? 'host',
+    readonly: value.readonly ?? false,
+    binds,
+    writable: (value.writable ?? []).map((p) => expandHome(p, home)),
+    mask: (value.mask ?? DEFAULT_MASK).map((p) => expandHome(p, home)),
+    memoryBytes: value.memory === undefined ? undefined : parseByteSize(value.memory),
+    pids: value.pids,
+    cpus: value.cpus === undefined ? undefined : Number(value.cpus),
+    timeoutMs: value.timeout === undefined ? undefined : parseDuration(value.timeout),
+    scratchDir: value.scratchDir === undefined ? defaultScratchDir() : expandHome(value.scratchDir, home),
+    rootfsCacheDir: value.rootfsCacheDir === undefined ? undefined : expandHome(value.rootfsCacheDir, home)
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * The mount plan: what the sandbox's filesystem will be, as a list of steps computed
+ * from the options and a snapshot of the host (mountinfo, a few directory listings).
+ * Pure: no I/O here, so it can be printed (`ns-sandbox run --dry-run`) and unit-tested.
+ *
+ * Host view: a tmpfs root; each top-level host directory overlaid on its own
+ * (overlaying `/` fails in a user namespace, its submounts are locked), recursing into
+ * directories that hold mount points; fresh /proc, /dev, /tmp, /run, /var/tmp; /sys
+ * read-only; then keep-paths, binds, live (writable) paths and masks.
+ */
+import path from 'node:path'
+import { isSameOrBelow, type MountInfoEntry } from './mountinfo.js'
+
+export type EntryKind = 'dir' | 'file' | 'symlink' | 'other'
+
+export interface HostEntry { name: string, kind: EntryKind, linkTarget?: string }
+
+export type MountStep =
+  | { op: 'tmpfs', target: string, mode: string, readonly?: boolean }
+  | { op: 'mkdir', path: string }
+  | { op: 'file', path: string }
+  | { op: 'symlink', path: string, linkTarget: string }
+  | { op: 'overlay', target: string, lower: string, upper: string, work: string }
+  | { op: 'bind', source: string, target: string, readonly: boolean }
+  | { op: 'proc', target: string }
+  | { op: 'devpts', target: string }
+  | { op: 'sysfs', target: string }
+
+export interface PlanInput {
+  /** Host directory where the new root is assembled (a mount point for a tmpfs or the rootfs overlay). */
+  rootDir: string
+  /** Host directory for overlay upper/work layers: `<layersDir>/upper/<id>`, `<layersDir>/work/<id>`. */
+  layersDir: string
+  /** Lower layer for a root filesystem from an archive; undefined for the host view. */
+  rootfsDir?: string
+  /** Host read-only instead of copy-on-write. */
+  readonly: boolean
+  mounts: readonly MountInfoEntry[]
+  /** Entries of `/` and of every directory the planner recurses into; null when unreadable. */
+  listings: Readonly<Record<string, readonly HostEntry[] | null>>
+  /** What each bind/writable/mask/keep path is on the host. */
+  pathKinds: Readonly<Record<string, 'dir' | 'file' | 'missing'>>
+  binds: ReadonlyArray<{ source: string, target: string, readonly: boolean }>
+  writable: readonly string[]
+  mask: readonly string[]
+  /** Paths the sandboxed process needs to see (cwd, its entry module, the node binary). */
+  keep: readonly string[]
+  /** Host paths never to overlay (they contain the layers themselves); they appear empty. */
+  exclude: readonly string[]
+  /** Device nodes bind-mounted from the host's /dev. */
+  devices: readonly string[]
+}
+
+/** Top-level host directories replaced by fresh filesystems. */
+const REPLACED = new Set(['/proc', '/sys', '/dev', '/tmp', '/run'])
+/** Fresh tmpfs areas: whatever a test writes here is gone with the sandbox. */
+const TMPFS_AREAS = ['/tmp', '/run', '/var/tmp', '/dev/shm']
+
+export class PlanError extends Error {}
+
+/** Overlay layer id for a host path: `/usr/lib` -> `usr%2Flib`, reversible for the side-effect report. */
+export function layerId (hostPath: string): string {
+  return hostPath === '/' ? '%2F' : encodeURIComponent(hostPath.slice(1))
+}
+
+export function hostPathOfLayer (id: string): string {
+  return '/' + decodeURIComponent(id).replace(/^\//, '')
+}
+
+export function buildMountPlan (input: PlanInput): MountStep[] {
+  const steps: MountStep[] = []
+  const at = (hostPath: string): string => path.join(input.rootDir, hostPath)
+  const mountPoints = input.mounts.map((m) => m.mountPoint)
+    .filter((point) => ![...REPLACED].some((area) => isSameOrBelow(point, area)))
+  const hasSubmounts = (dir: string): boolean =>
+    [...mountPoints, ...input.exclude].some((point) => point !== dir && isSameOrBelow(point, dir))
+
+  const overlay = (hostPath: string, target = at(hostPath), id = layerId(hostPath)): MountStep => ({
+    op: 'overlay',
+    target,
+    lower: hostPath,
+    upper: path.join(input.layersDir, 'upper', id),
+    work: path.join(input.layersDir, 'work', id)
+  })
+
+  const viewOf = (hostPath: string): MountStep => input.readonly
+    ? { op: 'bind', source: hostPath, target: at(hostPath), readonly: true }
+    : overlay(hostPath)
+
+  const placeDirectory = (hostPath: string): void => {
+    if (input.exclude.some((excluded) => excluded === hostPath)) {
+      steps.push({ op: 'mkdir', path: at(hostPath) })
+      return
+    }
+    if (!hasSubmounts(hostPath)) {
+      steps.push({ op: 'mkdir', path: at(hostPath) }, viewOf(hostPath))
+      return
+    }
+    steps.push({ op: 'mkdir', path: at(hostPath) })
+    const listing = input.listings[hostPath]
+    const entries: readonly HostEntry[] = listing ?? childrenLeadingTo(hostPath, [...mountPoints, ...input.exclude])
+    for (const entry of entries) placeEntry(path.join(hostPath, entry.name), entry)
+  }
+
+  const placeEntry = (hostPath: string, entry: HostEntry): void => {
+    if (entry.kind === 'symlink') {
+      steps.push({ op: 'symlink', path: at(hostPath), linkTarget: entry.linkTarget ?? '' })
+    } else if (entry.kind === 'dir') {
+      placeDirectory(hostPath)
+    } else {
+      // A file beside a mount point cannot be overlaid on its own: it is seen read-only.
+      steps.push({ op: 'file', path: at(hostPath) }, { op: 'bind', source: hostPath, target: at(hostPath), readonly: true })
+    }
+  }
+
+  // 1. The root.
+  if (input.rootfsDir === undefined) {
+    steps.push({ op: 'tmpfs', target: input.rootDir, mode: '0755' })
+    const top = input.listings['/']
+    if (top == null) throw new PlanError('the host root directory could not be listed')
+    for (const entry of top) {
+      const hostPath = '/' + entry.name
+      if (REPLACED.has(hostPath)) continue
+      placeEntry(hostPath, entry)
+    }
+  } else if (input.readonly) {
+    steps.push({ op: 'bind', source: input.rootfsDir, target: input.rootDir, readonly: true })
+  } else {
+    steps.push(overlay(input.rootfsDir, input.rootDir, 'rootfs'))
+  }
+
+  // 2. Fresh kernel and scratch filesystems.
+  steps.push({ op: 'mkdir', path: at('/proc') }, { op: 'proc', target: at('/proc') })
+  steps.push({ op: 'mkdir', path: at('/dev') }, { op: 'tmpfs', target: at('/dev'), mode: '0755' })
+  for (const device of input.devices) {
+    steps.push({ op: 'file', path: at(device) }, { op: 'bind', source: device, target: at(device), readonly: false })
+  }
+  steps.push(
+    { op: 'mkdir', path: at('/dev/pts') }, { op: 'devpts', target: at('/dev/pts') },
+    { op: 'symlink', path: at('/dev/ptmx'), linkTarget: 'pts/ptmx' },
+    { op: 'mkdir', path: at('/dev/shm') }, { op: 'tmpfs', target: at('/dev/shm'), mode: '1777' },
+    { op: 'symlink', path: at('/dev/fd'), linkTarget: '/proc/self/fd' },
+    { op: 'symlink', path: at('/dev/stdin'), linkTarget: '/proc/self/fd/0' },
+    { op: 'symlink', path: at('/dev/stdout'), linkTarget: '/proc/self/fd/1' },
+    { op: 'symlink', path: at('/dev/stderr'), linkTarget: '/proc/self/fd/2' }
+  )
+  steps.push({ op: 'mkdir', path: at('/sys') }, { op: 'sysfs', target: at('/sys') })
+  steps.push({ op: 'mkdir', path: at('/tmp') }, { op: 'tmpfs', target: at('/tmp'), mode: '1777' })
+  steps.push({ op: 'mkdir', path: at('/run') }, { op: 'tmpfs', target: at('/run'), mode: '0755' })
+  const hasVar = input.rootfsDir !== undefined || (input.listings['/'] ?? []).some((e) => e.name === 'var' && e.kind === 'dir')
+  if (hasVar) steps.push({ op: 'mkdir', path: at('/var/tmp') }, { op: 'tmpfs', target: at('/var/tmp'), mode: '1777' })
+
+  // 3. Paths the process must see that the steps above hid (under a fresh tmpfs, or
+  //    absent from a root filesystem): copy-on-write (read-only in readonly mode).
+  const keep = outermost(input.keep.filter((p) => input.pathKinds[p] !== 'missing'))
+  for (const hostPath of keep) {
+    const hidden = input.rootfsDir !== undefined || TMPFS_AREAS.some((area) => isSameOrBelow(hostPath, area))
+    if (!hidden) continue
+    if (input.exclude.some((excluded) => isSameOrBelow(excluded, hostPath) || isSameOrBelow(hostPath, excluded))) continue
+    if (input.pathKinds[hostPath] === 'file') {
+      steps.push({ op: 'file', path: at(hostPath) }, { op: 'bind', source: hostPath, target: at(hostPath), readonly: true })
+    } else {
+      steps.push({ op: 'mkdir', path: at(hostPath) }, viewOf(hostPath))
+    }
+  }
+
+  // 4. Declared binds and live paths.
+  for (const bind of input.binds) {
+    steps.push(mountPointFor(bind.source, at(bind.target), input.pathKinds[bind.source], 'bind'))
+    steps.push({ op: 'bind', source: bind.source, target: at(bind.target), readonly: bind.readonly })
+  }
+  for (const hostPath of input.writable) {
+    steps.push(mountPointFor(hostPath, at(hostPath), input.pathKinds[hostPath], 'writable'))
+    steps.push({ op: 'bind', source: hostPath, target: at(hostPath), readonly: false })
+  }
+
+  // 5. Masks last, so no bind can uncover a credential.
+  for (const hostPath of input.mask) {
+    const kind = input.pathKinds[hostPath]
+    if (kind === 'dir') steps.push({ op: 'tmpfs', target: at(hostPath), mode: '0000', readonly: true })
+    else if (kind === 'file') steps.push({ op: 'bind', source: '/dev/null', target: at(hostPath), readonly: true })
+  }
+  return steps
+}
+
+function mountPointFor (source: string, target: string, kind: 'dir' | 'file' | 'missing' | undefined, option: string): MountStep {
+  if (kind === 'dir') return { op: 'mkdir', path: target }
+  if (kind === 'file') return { op: 'file', path: target }
+  throw new PlanError(`option \`${option}\`: ${source} does not exist on the host`)
+}
+
+/** Drop paths that lie below another path of the list. */
+function outermost (paths: readonly string[]): string[] {
+  const unique = [...new Set(paths)].sort()
+  return unique.filter((p) => !unique.some((other) => other !== p && isSameOrBelow(p, other)))
+}
+
+/** For an unreadable directory: just the children that lead to mount points below it. */
+function childrenLeadingTo (dir: string, points: readonly string[]): HostEntry[] {
+  const names = new Set<string>()
+  for (const point of points) {
+    if (point === dir || !isSameOrBelow(point, dir)) continue
+    const rest = point.slice(dir === '/' ? 1 : dir.length + 1)
+    names.add(rest.split('/')[0] ?? '')
+  }
+  return [...names].filter((n) => n !== '').map((name) => ({ name, kind: 'dir' }))
+}
+
+/** Directories the planner will recurse into, so the host can list them beforehand. */
+export function directoriesToList (input: Pick<PlanInput, 'mounts' | 'exclude'>): string[] {
+  const dirs = new Set<string>(['/'])
+  const points = [...input.mounts.map((m) => m.mountPoint), ...input.exclude]
+    .filter((point) => ![...REPLACED].some((area) => isSameOrBelow(point, area)))
+  for (const point of points) {
+    let parent = path.dirname(point)
+    while (parent !== '/') {
+      dirs.add(parent)
+      parent = path.dirname(parent)
+    }
+  }
+  return [...dirs].sort()
+}

@@ -1,0 +1,42 @@
+/**
+ * What crosses the process boundary between the host (launcher) and the bootstrap
+ * inside the sandbox: the bootstrap's configuration (one argv JSON string) and the
+ * status lines it writes back on a dedicated pipe.
+ */
+import type { SandboxErrorCode } from './errors.js'
+import type { MountStep } from './plan/mount-plan.js'
+import type { NetworkMode } from './options/schema.js'
+
+export type Handover =
+  /** execve a command (resolved in the sandbox's PATH); it becomes PID 2. */
+  | { kind: 'exec', command: string, args: string[] }
+  /** import a Node entry module in-process; process.argv becomes [node, entry, ...args]. */
+  | { kind: 'node', entry: string, args: string[] }
+
+export interface BootstrapConfig {
+  statusFd: number
+  plan: MountStep[]
+  rootDir: string
+  cwd: string
+  hostname: string
+  network: NetworkMode
+  /** --root: keep the namespace's capabilities (uid 0 inside). */
+  keepCapabilities: boolean
+  lastCapability: number
+  /** cgroup.procs files to write "0" into before anything else. */
+  cgroupProcs: string[]
+  handover: Handover
+}
+
+export type StatusMessage =
+  /** Namespaces entered; host pids let the host signal the command directly. */
+  | { type: 'started', pid: number, initPid: number }
+  /** Filesystem, hostname, network and privileges are in place; test code runs next. */
+  | { type: 'ready', setupMs: number }
+  /** Setup failed; the command never ran. */
+  | { type: 'error', code: SandboxErrorCode, message: string, details: string[] }
+  /** The Node entry exited normally with this code (tells exit(137) from SIGKILL). */
+  | { type: 'exit', code: number }
+
+/** Exit status of the bootstrap when setup failed (as `docker run` uses 125). */
+export const SETUP_FAILED_STATUS = 125

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { buildMountPlan, directoriesToList, hostPathOfLayer, layerId, PlanError, type MountStep, type PlanInput } from '../src/plan/mount-plan.js'
+import { parseMountInfo } from '../src/plan/mountinfo.js'
+
+const MOUNTINFO = `22 27 0:21 / /proc rw,relatime - proc proc rw
+23 27 0:22 / /sys rw,relatime - sysfs sysfs rw
+24 27 0:6 / /dev rw,relatime - devtmpfs devtmpfs rw
+27 1 254:0 / / rw,relatime - ext4 /dev/vda rw
+28 27 0:25 / /mnt/tools/python ro,nosuid - tmpfs tools ro
+29 27 0:26 / /home rw - ext4 /dev/vdb rw
+30 27 0:27 / /tmp rw - tmpfs tmpfs rw
+`
+
+function input (overrides: Partial<PlanInput> = {}): PlanInput {
+  return {
+    rootDir: '/scratch/1/root',
+    layersDir: '/scratch/1',
+    readonly: false,
+    mounts: parseMountInfo(MOUNTINFO),
+    listings: {
+      '/': [
+        { name: 'bin', kind: 'symlink', linkTarget: 'usr/bin' },
+        { name: 'dev', kind: 'dir' }, { name: 'etc', kind: 'dir' }, { name: 'home', kind: 'dir' },
+        { name: 'mnt', kind: 'dir' }, { name: 'proc', kind: 'dir' }, { name: 'sys', kind: 'dir' },
+        { name: 'tmp', kind: 'dir' }, { name: 'usr', kind: 'dir' }, { name: 'var', kind: 'dir' },
+        { name: '.dockerenv', kind: 'file' }
+      ],
+      '/mnt': [{ name: 'tools', kind: 'dir' }, { name: 'notes.txt', kind: 'file' }],
+      '/mnt/tools': [{ name: 'python', kind: 'dir' }]
+    },
+    pathKinds: {},
+    binds: [],
+    writable: [],
+    mask: [],
+    keep: [],
+    exclude: [],
+    devices: ['/dev/null', '/dev/zero'],
+    ...overrides
+  }
+}
+
+const targets = (plan: MountStep[], op: MountStep['op']): string[] =>
+  plan.filter((s) => s.op === op).map((s) => ('target' in s ? s.target : s.path))
+
+describe('buildMountPlan (host view)', () => {
+  it('starts with a tmpfs root and overlays each top-level directory without submounts', () => {
+    const plan = buildMountPlan(input())
+    assert.deepEqual(plan[0], { op: 'tmpfs', target: '/scratch/1/root', mode: '0755' })
+    const overlays = plan.filter((s) => s.op === 'overlay')
+    assert.deepEqual(overlays.map((s) => s.lower), ['/etc', '/home', '/mnt/tools/python', '/usr', '/var'])
+    assert.deepEqual(overlays.find((s) => s.lower === '/usr'),
+      { op: 'overlay', target: '/scratch/1/root/usr', lower: '/usr', upper: '/scratch/1/upper/usr', work: '/scratch/1/work/usr' })
+  })
+
+  it('recreates symlinks, binds files read-only and never overlays a directory holding mount points', () => {
+    const plan = buildMountPlan(input())
+    assert.ok(plan.some((s) => s.op === 'symlink' && s.path === '/scratch/1/root/bin' && s.linkTarget === 'usr/bin'))
+    assert.ok(plan.some((s) => s.op === 'bind' && s.source === '/.dockerenv' && s.readonly))
+    assert.ok(plan.some((s) => s.op === 'bind' && s.source === '/mnt/notes.txt' && s.readonly))
+    assert.ok(!plan.some((s) => s.op === 'overlay' && (s.lower === '/mnt' || s.lower === '/mnt/tools')))
+    assert.ok(plan.some((s) => s.op === 'mkdir' && s.path === '/scratch/1/root/mnt/tools'))
+  })
+
+  it('replaces /proc, /dev, /sys, /tmp, /run and /var/tmp with fresh filesystems', () => {
+    const plan = buildMountPlan(input())
+    assert.deepEqual(targets(plan, 'proc'), ['/scratch/1/root/proc'])
+    assert.deepEqual(targets(plan, 'sysfs'), ['/scratch/1/root/sys'])
+    assert.deepEqual(targets(plan, 'devpts'), ['/scratch/1/root/dev/pts'])
+    assert.deepEqual(targets(plan, 'tmpfs'), ['/scratch/1/root', '/scratch/1/root/dev', '/scratch/1/root/dev/shm',
+      '/scratch/1/root/tmp', '/scratch/1/root/run', '/scratch/1/root/var/tmp'])
+    assert.ok(!plan.some((s) => s.op === 'overlay' && ['/proc', '/sys', '/dev', '/tmp'].includes(s.lower)))
+    assert.ok(plan.some((s) => s.op === 'bind' && s.source === '/dev/null' && s.target === '/scratch/1/root/dev/null'))
+    // /var/tmp's tmpfs comes after /var's overlay
+    const varIndex = plan.findIndex((s) => s.op === 'overlay' && s.lower === '/var')
+    const varTmpIndex = plan.findIndex((s) => s.op === 'tmpfs' && s.target.endsWith('/var/tmp'))
+    assert.ok(varIndex >= 0 && varTmpIndex > varIndex)
+  })
+
+  it('uses read-only binds instead of overlays in readonly mode', () => {
+    const plan = buildMountPlan(input({ readonly: true }))
+    assert.equal(plan.filter((s) => s.op === 'overlay').length, 0)
+    assert.ok(plan.some((s) => s.op === 'bind' && s.source === '/usr' && s.readonly))
+  })
+
+  it('keeps a working directory under /tmp visible (copy-on-write) but not one already in view', () => {
+    const plan = buildMountPlan(input({ keep: ['/tmp/project/sub', '/tmp/project', '/usr/bin/node'], pathKinds: { '/tmp/project': 'dir', '/tmp/project/sub': 'dir', '/usr/bin/node': 'file' } }))
+    const keepOverlays = plan.filter((s) => s.op === 'overlay' && s.lower.startsWith('/tmp'))
+    assert.deepEqual(keepOverlays.map((s) => s.lower), ['/tmp/project'])
+    const tmpIndex = plan.findIndex((s) => s.op === 'tmpfs' && s.target === '/scratch/1/root/tmp')
+    assert.ok(plan.indexOf(keepOverlays[0] as MountStep) > tmpIndex)
+    assert.ok(!plan.some((s) => s.op === 'bind' && s.source === '/usr/bin/node'))
+  })
+
+  it('never overlays a directory that contains the scratch directory', () => {
+    const plan = buildMountPlan(input({
+      exclude: ['/var/scratch'],
+      listings: { ...input().listings, '/var': [{ name: 'lib', kind: 'dir' }, { name: 'scratch', kind: 'dir' }] }
+    }))
+    assert.ok(!plan.some((s) => s.op === 'overlay' && s.lower === '/var'))
+    assert.ok(plan.some((s) => s.op === 'overlay' && s.lower === '/var/lib'))
+    assert.ok(!plan.some((s) => s.op === 'overlay' && s.lower === '/var/scratch'))
+    assert.ok(plan.some((s) => s.op === 'mkdir' && s.path === '/scratch/1/root/var/scratch'))
+  })
+
+  it('binds, live paths and masks come last, masks after everything', () => {
+    const plan = buildMountPlan(input({
+      binds: [{ source: '/opt/data', target: '/data', readonly: true }],
+      writable: ['/home/me/project/.cache'],
+      mask: ['/home/me/.ssh', '/home/me/.npmrc', '/home/me/.aws'],
+      pathKinds: { '/opt/data': 'dir', '/home/me/project/.cache': 'dir', '/home/me/.ssh': 'dir', '/home/me/.npmrc': 'file', '/home/me/.aws': 'missing' }
+    }))
+    const last = plan.slice(-6)
+    assert.deepEqual(last, [
+      { op: 'mkdir', path: '/scratch/1/root/data' },
+      { op: 'bind', source: '/opt/data', target: '/scratch/1/root/data', readonly: true },
+      { op: 'mkdir', path: '/scratch/1/root/home/me/project/.cache' },
+      { op: 'bind', source: '/home/me/project/.cache', target: '/scratch/1/root/home/me/project/.cache', readonly: false },
+      { op: 'tmpfs', target: '/scratch/1/root/home/me/.ssh', mode: '0000', readonly: true },
+      { op: 'bind', source: '/dev/null', target: '/scratch/1/root/home/me/.npmrc', readonly: true }
+    ])
+  })
+
+  it('refuses a bind or live path that does not exist', () => {
+    assert.throws(() => buildMountPlan(input({ writable: ['/nope'], pathKinds: { '/nope': 'missing' } })),
+      (error: unknown) => error instanceof PlanError && /writable.*\/nope does not exist/.test(error.message))
+  })
+
+  it('lays a root filesystem from an archive as the overlay root, with keep paths on top', () => {
+    const plan = buildMountPlan(input({ rootfsDir: '/cache/sha256-abc/rootfs', listings: {}, keep: ['/work/proj'], pathKinds: { '/work/proj': 'dir' } }))
+    assert.deepEqual(plan[0], { op: 'overlay', target: '/scratch/1/root', lower: '/cache/sha256-abc/rootfs', upper: '/scratch/1/upper/rootfs', work: '/scratch/1/work/rootfs' })
+    assert.ok(plan.some((s) => s.op === 'overlay' && s.lower === '/work/proj' && s.target === '/scratch/1/root/work/proj'))
+  })
+
+  it('lists exactly the directories leading to mount points', () => {
+    assert.deepEqual(directoriesToList({ mounts: parseMountInfo(MOUNTINFO), exclude: [] }), ['/', '/mnt', '/mnt/tools'])
+  })
+
+  it('maps layer ids back to host paths', () => {
+    for (const p of ['/usr', '/mnt/tools/python', '/home/a b/c%d']) assert.equal(hostPathOfLayer(layerId(p)), p)
+  })
+})

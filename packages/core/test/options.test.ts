@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { SandboxError } from '../src/errors.js'
+import { DEFAULT_MASK, resolveOptions } from '../src/options/schema.js'
+import { formatByteSize, parseByteSize, parseDuration } from '../src/options/units.js'
+
+function rejects (options: Record<string, unknown>, pattern: RegExp): void {
+  assert.throws(() => resolveOptions(options as never), (error: unknown) =>
+    error instanceof SandboxError && error.code === 'NSB_INVALID_OPTION' && pattern.test(error.message))
+}
+
+describe('resolveOptions', () => {
+  it('fills in the defaults', () => {
+    const resolved = resolveOptions({}, '/home/me')
+    assert.equal(resolved.hostname, 'ns-sandbox')
+    assert.equal(resolved.network, 'loopback')
+    assert.equal(resolved.rootfs, 'host')
+    assert.equal(resolved.root, false)
+    assert.equal(resolved.memoryBytes, undefined)
+    assert.deepEqual(resolved.mask, DEFAULT_MASK.map((p) => p.replace('~', '/home/me')))
+  })
+
+  it('parses sizes, cpus, durations and bind specs', () => {
+    const resolved = resolveOptions({ memory: '512MiB', cpus: '1.5', timeout: '2m', pids: 64, bind: ['/a:/b:ro', '/c', { source: '~/d' }] }, '/home/me')
+    assert.equal(resolved.memoryBytes, 512 * 1024 * 1024)
+    assert.equal(resolved.cpus, 1.5)
+    assert.equal(resolved.timeoutMs, 120_000)
+    assert.equal(resolved.pids, 64)
+    assert.deepEqual(resolved.binds, [
+      { source: '/a', target: '/b', readonly: true },
+      { source: '/c', target: '/c', readonly: false },
+      { source: '/home/me/d', target: '/home/me/d', readonly: false }
+    ])
+  })
+
+  it('names the option and the accepted forms for each bad value', () => {
+    rejects({ memory: 'lots' }, /`memory`.*512MiB/)
+    rejects({ memory: -5 }, /`memory`/)
+    rejects({ network: 'wifi' }, /`network`.*loopback.*none.*host/)
+    rejects({ pids: 0 }, /`pids`.*at least 1/)
+    rejects({ pids: 2.5 }, /`pids`/)
+    rejects({ cpus: 'fast' }, /`cpus`.*1\.5/)
+    rejects({ cpus: 0 }, /`cpus`/)
+    rejects({ timeout: '5 years' }, /`timeout`.*30s/)
+    rejects({ hostname: 'bad host!' }, /`hostname`/)
+    rejects({ writable: ['relative/path'] }, /`writable`.*absolute/)
+    rejects({ bind: ['a:b:c:d'] }, /`bind`/)
+    rejects({ root: 'yes' }, /`root`/)
+    rejects({ memroy: '1GiB' }, /unknown option `memroy`/)
+  })
+
+  it('reports every problem at once', () => {
+    assert.throws(() => resolveOptions({ memory: 'x', network: 'y' } as never), (error: unknown) =>
+      error instanceof SandboxError && /memory/.test(error.message) && /network/.test(error.message))
+  })
+})
+
+describe('units', () => {
+  it('reads byte sizes in both unit families', () => {
+    assert.equal(parseByteSize('512MiB'), 536870912)
+    assert.equal(parseByteSize('512MB'), 512_000_000)
+    assert.equal(parseByteSize('1.5 GiB'), 1610612736)
+    assert.equal(parseByteSize('4096'), 4096)
+    assert.equal(parseByteSize(0), undefined)
+    assert.equal(parseByteSize('12 parsecs'), undefined)
+    assert.equal(formatByteSize(536870912), '512 MiB')
+  })
+
+  it('reads durations', () => {
+    assert.equal(parseDuration('30s'), 30_000)
+    assert.equal(parseDuration('500ms'), 500)
+    assert.equal(parseDuration('1.5h'), 5_400_000)
+    assert.equal(parseDuration(250), 250)
+    assert.equal(parseDuration('soon'), undefined)
+  })
+})
