@@ -36,6 +36,7 @@ function input (overrides: Partial<PlanInput> = {}): PlanInput {
     keep: [],
     exclude: [],
     devices: ['/dev/null', '/dev/zero'],
+    ownNetwork: true,
     ...overrides
   }
 }

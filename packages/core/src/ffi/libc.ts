@@ -1,35 +1,29 @@
 /**
  * The one place that talks to koffi: libc functions and the constants they take.
  *
- * Loaded only inside the sandbox (by the bootstrap) and by `doctor`, never by the runner
- * on its hot path. Loading koffi through its package entry costs ~15 ms (platform
- * detection, a directory probe per candidate); dlopen of its prebuilt addon costs ~3 ms,
- * and that is paid once per test file, so the addon is loaded directly when it is where
- * koffi's own optional dependency puts it, and through koffi's entry otherwise.
+ * Loaded only inside the sandbox, by the bootstrap. Loading koffi through its package
+ * entry costs ~15 ms (platform detection, probing candidate paths) and resolving it
+ * another ~4 ms; dlopen of its prebuilt addon costs ~2 ms. That is paid once per test
+ * file, so the host resolves the addon's path once (ffi/addon-path.ts) and the bootstrap
+ * dlopens it directly, falling back to koffi's own entry.
  */
 import { createRequire } from 'node:module'
 import type * as KoffiModule from 'koffi'
 
 type Koffi = typeof KoffiModule
 
-const require = createRequire(import.meta.url)
-
-function loadKoffi (): Koffi {
-  try {
-    const koffiEntry = require.resolve('koffi')
-    const fromKoffi = createRequire(koffiEntry)
-    const triplet = `linux_${process.arch}`
-    const addon = fromKoffi.resolve(`@koromix/koffi-linux-${process.arch}/${triplet}/koffi.node`)
-    const module = { exports: {} as Koffi }
-    process.dlopen(module, addon)
-    return module.exports
-  } catch {
-    return require('koffi') as Koffi
+function loadKoffi (addonPath: string | undefined): Koffi {
+  if (addonPath !== undefined) {
+    try {
+      const module = { exports: {} as Koffi }
+      process.dlopen(module, addonPath)
+      return module.exports
+    } catch {
+      // fall back to the package entry
+    }
   }
+  return createRequire(process.argv[1] ?? process.cwd() + '/')('koffi') as Koffi
 }
-
-const koffi = loadKoffi()
-const libc = koffi.load('libc.so.6')
 
 // Syscall numbers that glibc has no wrapper for. Both are in the generic table on arm64.
 const SYSCALLS: Record<string, { pivot_root: number, mount_setattr: number }> = {
@@ -68,19 +62,38 @@ const AF_INET = 2
 const SOCK_DGRAM = 2
 const LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
-const mountFn = libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)')
-const umount2Fn = libc.func('int umount2(const char *target, int flags)')
-const sethostnameFn = libc.func('int sethostname(const char *name, size_t len)')
-const unshareFn = libc.func('int unshare(int flags)')
-const syscallFn = libc.func('long syscall(long number, ...)')
-const prctlFn = libc.func('int prctl(int option, ...)')
-const fcntlFn = libc.func('int fcntl(int fd, int cmd, ...)')
-const capsetFn = libc.func('int capset(void *header, void *data)')
-const socketFn = libc.func('int socket(int domain, int type, int protocol)')
-const ioctlFn = libc.func('int ioctl(int fd, unsigned long request, ...)')
-const closeFn = libc.func('int close(int fd)')
-const execveFn = libc.func('int execve(const char *path, const char **argv, const char **envp)')
-const strerrorFn = libc.func('const char *strerror(int errnum)')
+// eslint-disable-next-line @typescript-eslint/explicit-function-return-type -- the bound functions' types are koffi's
+function bind (koffi: Koffi) {
+  const libc = koffi.load('libc.so.6')
+  return {
+    koffi,
+    mountFn: libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
+    umount2Fn: libc.func('int umount2(const char *target, int flags)'),
+    sethostnameFn: libc.func('int sethostname(const char *name, size_t len)'),
+    unshareFn: libc.func('int unshare(int flags)'),
+    syscallFn: libc.func('long syscall(long number, ...)'),
+    prctlFn: libc.func('int prctl(int option, ...)'),
+    fcntlFn: libc.func('int fcntl(int fd, int cmd, ...)'),
+    capsetFn: libc.func('int capset(void *header, void *data)'),
+    socketFn: libc.func('int socket(int domain, int type, int protocol)'),
+    ioctlFn: libc.func('int ioctl(int fd, unsigned long request, ...)'),
+    closeFn: libc.func('int close(int fd)'),
+    execveFn: libc.func('int execve(const char *path, const char **argv, const char **envp)'),
+    strerrorFn: libc.func('const char *strerror(int errnum)')
+  }
+}
+
+let libc: ReturnType<typeof bind> | undefined
+
+/** Load koffi and bind libc; the bootstrap calls this first, with the host-resolved addon path. */
+export function loadLibc (addonPath?: string): void {
+  libc ??= bind(loadKoffi(addonPath))
+}
+
+function fns (): ReturnType<typeof bind> {
+  if (libc === undefined) loadLibc()
+  return libc as ReturnType<typeof bind>
+}
 
 /** A failed libc call: the function, its subject, and errno by name. */
 export class SyscallError extends Error {
@@ -89,18 +102,21 @@ export class SyscallError extends Error {
   readonly syscall: string
 
   constructor (syscall: string, subject: string, errno: number) {
-    const errnoName = errnoNames.get(errno) ?? `errno ${errno}`
-    super(`${syscall}(${subject}) failed: ${errnoName} (${String(strerrorFn(errno))})`)
+    const errnoName = errnoNameOf(errno)
+    super(`${syscall}(${subject}) failed: ${errnoName} (${String(fns().strerrorFn(errno))})`)
     this.errno = errno
     this.errnoName = errnoName
     this.syscall = syscall
   }
 }
 
-const errnoNames = new Map(Object.entries(koffi.os.errno).map(([name, value]) => [value, name]))
+function errnoNameOf (errno: number): string {
+  const entry = Object.entries(fns().koffi.os.errno).find(([, value]) => value === errno)
+  return entry === undefined ? `errno ${errno}` : entry[0]
+}
 
 function check (result: number | bigint, syscall: string, subject: string): void {
-  if (Number(result) < 0) throw new SyscallError(syscall, subject, koffi.errno())
+  if (Number(result) < 0) throw new SyscallError(syscall, subject, fns().koffi.errno())
 }
 
 function syscallNumbers (): { pivot_root: number, mount_setattr: number } {
@@ -110,41 +126,41 @@ function syscallNumbers (): { pivot_root: number, mount_setattr: number } {
 }
 
 export function mount (source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void {
-  check(mountFn(source, target, fstype, flags, data), 'mount', `${fstype ?? source ?? ''} on ${target}`)
+  check(fns().mountFn(source, target, fstype, flags, data), 'mount', `${fstype ?? source ?? ''} on ${target}`)
 }
 
 export function umount2 (target: string, flags: number): void {
-  check(umount2Fn(target, flags), 'umount2', target)
+  check(fns().umount2Fn(target, flags), 'umount2', target)
 }
 
 export function pivotRoot (newRoot: string, putOld: string): void {
-  check(syscallFn(syscallNumbers().pivot_root, 'const char *', newRoot, 'const char *', putOld), 'pivot_root', newRoot)
+  check(fns().syscallFn(syscallNumbers().pivot_root, 'const char *', newRoot, 'const char *', putOld), 'pivot_root', newRoot)
 }
 
 /** Make a mount and every mount below it read-only (mount_setattr, Linux >= 5.12). */
 export function makeReadOnlyRecursive (path: string): void {
   const attr = Buffer.alloc(32) // struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd }
   attr.writeBigUInt64LE(BigInt(MOUNT_ATTR_RDONLY), 0)
-  const result = syscallFn(syscallNumbers().mount_setattr, 'int', AT_FDCWD, 'const char *', path,
+  const result = fns().syscallFn(syscallNumbers().mount_setattr, 'int', AT_FDCWD, 'const char *', path,
     'unsigned int', AT_RECURSIVE, 'void *', attr, 'size_t', attr.length)
   check(result, 'mount_setattr', path)
 }
 
 export function sethostname (name: string): void {
-  check(sethostnameFn(name, Buffer.byteLength(name)), 'sethostname', name)
+  check(fns().sethostnameFn(name, Buffer.byteLength(name)), 'sethostname', name)
 }
 
 export function unshare (flags: number): void {
-  check(unshareFn(flags), 'unshare', `0x${flags.toString(16)}`)
+  check(fns().unshareFn(flags), 'unshare', `0x${flags.toString(16)}`)
 }
 
 /** Whether `fd` survives execve. Node opens even fds 0-2 close-on-exec. */
 export function setInheritable (fd: number, inheritable: boolean): void {
-  check(fcntlFn(fd, F_SETFD, 'int', inheritable ? 0 : FD_CLOEXEC), 'fcntl', `fd ${fd}, F_SETFD`)
+  check(fns().fcntlFn(fd, F_SETFD, 'int', inheritable ? 0 : FD_CLOEXEC), 'fcntl', `fd ${fd}, F_SETFD`)
 }
 
 export function setNoNewPrivs (): void {
-  check(prctlFn(PR_SET_NO_NEW_PRIVS, 'unsigned long', 1, 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0),
+  check(fns().prctlFn(PR_SET_NO_NEW_PRIVS, 'unsigned long', 1, 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0),
     'prctl', 'PR_SET_NO_NEW_PRIVS')
 }
 
@@ -153,34 +169,34 @@ export function setNoNewPrivs (): void {
  * permitted and inheritable. Threads created afterwards inherit the empty sets.
  */
 export function dropAllCapabilities (lastCap: number): void {
-  check(prctlFn(PR_CAP_AMBIENT, 'unsigned long', PR_CAP_AMBIENT_CLEAR_ALL, 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0),
+  check(fns().prctlFn(PR_CAP_AMBIENT, 'unsigned long', PR_CAP_AMBIENT_CLEAR_ALL, 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0),
     'prctl', 'PR_CAP_AMBIENT_CLEAR_ALL')
   for (let cap = 0; cap <= lastCap; cap++) {
-    check(prctlFn(PR_CAPBSET_DROP, 'unsigned long', cap, 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0),
+    check(fns().prctlFn(PR_CAPBSET_DROP, 'unsigned long', cap, 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0),
       'prctl', `PR_CAPBSET_DROP ${cap}`)
   }
   const header = Buffer.alloc(8)
   header.writeUInt32LE(LINUX_CAPABILITY_VERSION_3, 0)
   const data = Buffer.alloc(24) // two struct __user_cap_data_struct, all zero
-  check(capsetFn(header, data), 'capset', 'all sets empty')
+  check(fns().capsetFn(header, data), 'capset', 'all sets empty')
 }
 
 /** Bring a network interface up (SIOCSIFFLAGS with IFF_UP|IFF_RUNNING). */
 export function interfaceUp (name: string): void {
-  const fd = socketFn(AF_INET, SOCK_DGRAM, 0)
+  const fd = fns().socketFn(AF_INET, SOCK_DGRAM, 0)
   check(fd, 'socket', 'AF_INET')
   try {
     const ifreq = Buffer.alloc(40) // struct ifreq: char ifr_name[16]; short ifr_flags; ...
     ifreq.write(name, 0, 15, 'latin1')
     ifreq.writeInt16LE(IFF_UP | IFF_RUNNING, 16)
-    check(ioctlFn(fd, SIOCSIFFLAGS, 'void *', ifreq), 'ioctl', `SIOCSIFFLAGS ${name}`)
+    check(fns().ioctlFn(fd, SIOCSIFFLAGS, 'void *', ifreq), 'ioctl', `SIOCSIFFLAGS ${name}`)
   } finally {
-    closeFn(fd)
+    fns().closeFn(fd)
   }
 }
 
 /** Replace this process image. Returns only by throwing. */
 export function execve (path: string, argv: string[], env: string[]): never {
-  execveFn(path, [...argv, null], [...env, null])
-  throw new SyscallError('execve', path, koffi.errno())
+  fns().execveFn(path, [...argv, null], [...env, null])
+  throw new SyscallError('execve', path, fns().koffi.errno())
 }

@@ -3,7 +3,7 @@
  *   setpriv --pdeathsig KILL          dies with the runner's thread that spawned it
  *   unshare --user ... --fork --kill-child   namespaces from a single-threaded process
  *   /bin/sh -c '"$@"; exit $?'        PID 1: waits in the foreground, reaps orphans
- *   node [execArgv] bootstrap.js CONFIG     PID 2: mounts, pivot_root, drops privileges
+ *   node [execArgv] bootstrap.cjs CONFIG    PID 2: mounts, pivot_root, drops privileges
  */
 import type { NetworkMode } from '../options/schema.js'
 import type { LaunchTools } from './tools.js'
@@ -16,7 +16,7 @@ export interface LaunchSpec {
   nodePath: string
   execArgv: readonly string[]
   bootstrapPath: string
-  configJson: string
+  configPath: string
 }
 
 /**
@@ -46,7 +46,7 @@ export function buildLaunchCommand (tools: LaunchTools, spec: LaunchSpec): { fil
     '--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child',
     '--uts', '--ipc', '--cgroup', ...(spec.network === 'host' ? [] : ['--net']),
     '--', tools.sh, '-c', INIT_SCRIPT, 'ns-sandbox-init',
-    spec.nodePath, ...spec.execArgv, spec.bootstrapPath, spec.configJson
+    spec.nodePath, ...spec.execArgv, spec.bootstrapPath, spec.configPath
   ]
   return { file: tools.setpriv, args, identityNote }
 }

@@ -66,6 +66,7 @@ export function gatherPlanInput (options: ResolvedOptions, context: PlanContext)
     mask: options.mask,
     keep: context.keep,
     exclude: context.exclude,
-    devices: DEVICES.filter((device) => fs.existsSync(device))
+    devices: DEVICES.filter((device) => fs.existsSync(device)),
+    ownNetwork: options.network !== 'host'
   }
 }

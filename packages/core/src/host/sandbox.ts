@@ -8,6 +8,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { SandboxError } from '../errors.js'
+import { koffiAddonPath } from '../ffi/addon-path.js'
 import { resolveOptions, type ResolvedOptions, type SandboxOptions } from '../options/schema.js'
 import { buildMountPlan, PlanError, type MountStep } from '../plan/mount-plan.js'
 import { SETUP_FAILED_STATUS, type BootstrapConfig, type Handover, type StatusMessage } from '../protocol.js'
@@ -49,10 +50,12 @@ export interface SandboxResult {
   message?: string
   usage?: CgroupUsage
   setupMs?: number
+  /** Where setup time went inside the sandbox (koffi, cgroups, mounts, ...), in ms. */
+  setupPhases?: Record<string, number>
   durationMs: number
 }
 
-const bootstrapPath = fileURLToPath(new URL('../inside/bootstrap.js', import.meta.url))
+const bootstrapPath = fileURLToPath(new URL('../inside/bootstrap.cjs', import.meta.url))
 const live = new Set<Sandbox>()
 let lastCapability: number | undefined
 let exitHookInstalled = false
@@ -92,6 +95,7 @@ export class Sandbox extends EventEmitter {
     const startedAt = performance.now()
     let reportedCode: number | undefined
     let setupMs: number | undefined
+    let setupPhases: Record<string, number> | undefined
     let setupError: SandboxError | undefined
     let started = false
     let markReady: () => void = () => {}
@@ -106,6 +110,7 @@ export class Sandbox extends EventEmitter {
         this.initPid = message.initPid
       } else if (message.type === 'ready') {
         setupMs = message.setupMs
+        setupPhases = message.phases
         markReady()
         this.emit('ready')
       } else if (message.type === 'error') {
@@ -142,7 +147,7 @@ export class Sandbox extends EventEmitter {
             code, signal, reportedCode, timedOut: this.timedOut, timeoutMs: options.timeoutMs,
             usage, memoryBytes: options.memoryBytes, pids: options.pids
           })
-          resolve({ ...outcome, usage, setupMs, durationMs: Math.round(performance.now() - startedAt) })
+          resolve({ ...outcome, usage, setupMs, setupPhases, durationMs: Math.round(performance.now() - startedAt) })
         })
       }
       child.on('close', finish)
@@ -273,6 +278,7 @@ async function prepare (options: SpawnSandboxOptions, scratch: (resolved: Resolv
     const statusFd = options.ipc === true ? 4 : 3
     const config: BootstrapConfig = {
       statusFd,
+      koffiAddon: koffiAddonPath(),
       plan,
       rootDir: sandboxScratch.rootDir,
       cwd,
@@ -291,8 +297,9 @@ async function prepare (options: SpawnSandboxOptions, scratch: (resolved: Resolv
       nodePath,
       execArgv: options.execArgv ?? [],
       bootstrapPath,
-      configJson: JSON.stringify(config)
+      configPath: path.join(sandboxScratch.dir, 'bootstrap.json')
     })
+    fs.writeFileSync(path.join(sandboxScratch.dir, 'bootstrap.json'), JSON.stringify(config))
     return { options: resolved, plan, config, launch, scratch: sandboxScratch, cgroup }
   } catch (error) {
     if (cgroup !== undefined) await safelyAsync(() => (cgroup as SandboxCgroup).remove())

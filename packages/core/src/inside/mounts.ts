@@ -48,8 +48,12 @@ function executeStep (step: MountStep): void {
       mount('devpts', step.target, 'devpts', MS.NOSUID | MS.NOEXEC, 'newinstance,ptmxmode=0666,mode=620')
       return
     case 'sysfs':
-      mount('/sys', step.target, null, MS.BIND | MS.REC, null)
-      makeReadOnlyRecursive(step.target)
+      if (step.fresh) {
+        mount('sysfs', step.target, 'sysfs', MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, null)
+      } else {
+        mount('/sys', step.target, null, MS.BIND | MS.REC, null)
+        makeReadOnlyRecursive(step.target)
+      }
   }
 }
 

@@ -24,7 +24,8 @@ export type MountStep =
   | { op: 'bind', source: string, target: string, readonly: boolean }
   | { op: 'proc', target: string }
   | { op: 'devpts', target: string }
-  | { op: 'sysfs', target: string }
+  /** fresh: a new sysfs, showing this network namespace's interfaces; else the host's, bound read-only. */
+  | { op: 'sysfs', target: string, fresh: boolean }
 
 export interface PlanInput {
   /** Host directory where the new root is assembled (a mount point for a tmpfs or the rootfs overlay). */
@@ -49,6 +50,8 @@ export interface PlanInput {
   exclude: readonly string[]
   /** Device nodes bind-mounted from the host's /dev. */
   devices: readonly string[]
+  /** The sandbox has its own network namespace, so it may mount a sysfs of its own. */
+  ownNetwork: boolean
 }
 
 /** Top-level host directories replaced by fresh filesystems. */
@@ -144,7 +147,7 @@ export function buildMountPlan (input: PlanInput): MountStep[] {
     { op: 'symlink', path: at('/dev/stdout'), linkTarget: '/proc/self/fd/1' },
     { op: 'symlink', path: at('/dev/stderr'), linkTarget: '/proc/self/fd/2' }
   )
-  steps.push({ op: 'mkdir', path: at('/sys') }, { op: 'sysfs', target: at('/sys') })
+  steps.push({ op: 'mkdir', path: at('/sys') }, { op: 'sysfs', target: at('/sys'), fresh: input.ownNetwork })
   steps.push({ op: 'mkdir', path: at('/tmp') }, { op: 'tmpfs', target: at('/tmp'), mode: '1777' })
   steps.push({ op: 'mkdir', path: at('/run') }, { op: 'tmpfs', target: at('/run'), mode: '0755' })
   const hasVar = input.rootfsDir !== undefined || (input.listings['/'] ?? []).some((e) => e.name === 'var' && e.kind === 'dir')
@@ -153,9 +156,11 @@ export function buildMountPlan (input: PlanInput): MountStep[] {
   // 3. Paths the process must see that the steps above hid (under a fresh tmpfs, or
   //    absent from a root filesystem): copy-on-write (read-only in readonly mode).
   const keep = outermost(input.keep.filter((p) => input.pathKinds[p] !== 'missing'))
+  const hiddenByFreshFs = (hostPath: string): boolean => input.rootfsDir !== undefined ||
+    TMPFS_AREAS.some((area) => hostPath !== area && isSameOrBelow(hostPath, area))
   for (const hostPath of keep) {
-    const hidden = input.rootfsDir !== undefined || TMPFS_AREAS.some((area) => isSameOrBelow(hostPath, area))
-    if (!hidden) continue
+    // A tmpfs area itself (cwd = /tmp) stays fresh; what lies below one is brought back.
+    if (!hiddenByFreshFs(hostPath) || hostPath === '/') continue
     if (input.exclude.some((excluded) => isSameOrBelow(excluded, hostPath) || isSameOrBelow(hostPath, excluded))) continue
     if (input.pathKinds[hostPath] === 'file') {
       steps.push({ op: 'file', path: at(hostPath) }, { op: 'bind', source: hostPath, target: at(hostPath), readonly: true })
@@ -163,6 +168,8 @@ export function buildMountPlan (input: PlanInput): MountStep[] {
       steps.push({ op: 'mkdir', path: at(hostPath) }, viewOf(hostPath))
     }
   }
+  const visible = (hostPath: string): boolean => !hiddenByFreshFs(hostPath) ||
+    [...keep, ...input.writable, ...input.binds.map((b) => b.target)].some((shown) => isSameOrBelow(hostPath, shown))
 
   // 4. Declared binds and live paths.
   for (const bind of input.binds) {
@@ -176,6 +183,7 @@ export function buildMountPlan (input: PlanInput): MountStep[] {
 
   // 5. Masks last, so no bind can uncover a credential.
   for (const hostPath of input.mask) {
+    if (!visible(hostPath)) continue // already hidden by a fresh filesystem
     const kind = input.pathKinds[hostPath]
     if (kind === 'dir') steps.push({ op: 'tmpfs', target: at(hostPath), mode: '0000', readonly: true })
     else if (kind === 'file') steps.push({ op: 'bind', source: '/dev/null', target: at(hostPath), readonly: true })

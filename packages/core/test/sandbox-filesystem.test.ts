@@ -1,0 +1,130 @@
+/** Containment of the filesystem, for root and for an unprivileged user. */
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import path from 'node:path'
+import { describe, it } from 'node:test'
+import { assertReadableByTestUser, identities } from '../../../test/helpers/identity.js'
+import { CORE_DIR, sandboxSh, snapshotTree, tempDirFor } from './helpers/cli.js'
+
+for (const who of identities()) {
+  describe(`filesystem as ${who.name}`, () => {
+    assertReadableByTestUser(who, CORE_DIR)
+
+    it('keeps writes to /etc, $HOME, the project and /tmp inside the sandbox', () => {
+      const marker = `nsb-marker-${process.pid}-${who.name}`
+      const project = tempDirFor(who, 'nsb-project-')
+      const targets = { etc: `/etc/${marker}`, home: path.join(who.home, marker), project: path.join(project.dir, marker), tmp: `/tmp/${marker}` }
+      try {
+        const script = Object.entries(targets).map(([name, file]) =>
+          `if echo inside > ${file} 2>/dev/null && [ "$(cat ${file})" = inside ]; then echo ${name}=written; else echo ${name}=refused; fi`).join('; ')
+        const run = sandboxSh(who, [], script, { cwd: project.dir })
+        assert.equal(run.status, 0, run.stderr)
+        // Inside, the writes behave as they would on the host for this user...
+        assert.match(run.stdout, /home=written/)
+        assert.match(run.stdout, /project=written/)
+        assert.match(run.stdout, /tmp=written/)
+        // Root writes /etc copy-on-write. For others the overlay's top directory carries the
+        // caller's ownership (overlayfs takes it from the upper layer), so it may succeed too.
+        assert.match(run.stdout, who.uid === 0 ? /etc=written/ : /etc=(written|refused)/)
+        // ...and none of them reached the host.
+        for (const file of Object.values(targets)) assert.equal(fs.existsSync(file), false, `${file} leaked to the host`)
+      } finally {
+        project.remove()
+      }
+    })
+
+    it('leaves a watched tree byte-identical after deletes, renames, chmods and writes inside', () => {
+      const watched = tempDirFor(who, 'nsb-watched-')
+      try {
+        fs.mkdirSync(path.join(watched.dir, 'sub'))
+        for (const name of ['delete-me', 'rename-me', 'chmod-me', 'append-me', 'sub/nested']) fs.writeFileSync(path.join(watched.dir, name), `content of ${name}\n`)
+        fs.symlinkSync('append-me', path.join(watched.dir, 'link'))
+        spawnChown(watched.dir, who.uid, who.gid)
+        const before = snapshotTree(watched.dir)
+        const script = [
+          'rm delete-me', 'mv rename-me renamed', 'chmod 600 chmod-me', 'echo more >> append-me', 'rm -r sub', 'echo new > created',
+          'ls -1 | tr "\\n" " "; echo; stat -c %a chmod-me; cat append-me'
+        ].join(' && ')
+        const run = sandboxSh(who, [], script, { cwd: watched.dir })
+        assert.equal(run.status, 0, run.stderr)
+        assert.match(run.stdout, /append-me chmod-me created link renamed/)
+        assert.match(run.stdout, /^600$/m)
+        assert.match(run.stdout, /more/)
+        assert.deepEqual(snapshotTree(watched.dir), before)
+      } finally {
+        watched.remove()
+      }
+    })
+
+    it('hides masked credentials', () => {
+      const home = tempDirFor(who, 'nsb-home-', who.home)
+      try {
+        fs.mkdirSync(path.join(home.dir, '.ssh'))
+        fs.writeFileSync(path.join(home.dir, '.ssh/id_ed25519'), 'PRIVATE KEY\n')
+        fs.writeFileSync(path.join(home.dir, '.npmrc'), '//registry.npmjs.org/:_authToken=SECRET\n')
+        spawnChown(home.dir, who.uid, who.gid)
+        const run = sandboxSh(who, [], 'cat ~/.ssh/id_ed25519 2>&1; cat ~/.npmrc; ls -a ~/.ssh; echo done', { env: { HOME: home.dir } })
+        assert.equal(run.status, 0, run.stderr)
+        assert.doesNotMatch(run.stdout, /PRIVATE KEY|SECRET/)
+        assert.match(run.stdout, /done/)
+        // The same files are readable with masking turned off: the mask is what hid them.
+        const unmasked = sandboxSh(who, ['--no-mask'], 'cat ~/.ssh/id_ed25519 ~/.npmrc', { env: { HOME: home.dir } })
+        assert.match(unmasked.stdout, /PRIVATE KEY/)
+        assert.match(unmasked.stdout, /SECRET/)
+      } finally {
+        home.remove()
+      }
+    })
+
+    it('gives fresh /tmp, /proc, /dev and a read-only /sys', () => {
+      const run = sandboxSh(who, [], [
+        'ls -A /tmp | wc -l', 'ls /dev | tr "\\n" " "; echo', 'touch /sys/nsb 2>&1 || echo sys-readonly',
+        'echo x > /dev/null && echo devnull-ok', 'head -c 4 /dev/urandom | wc -c', 'test -c /dev/pts/ptmx && echo devpts-ok',
+        'touch /dev/shm/x && echo shm-ok'
+      ].join('; '))
+      assert.equal(run.status, 0, run.stderr)
+      const lines = run.stdout.split('\n')
+      assert.equal(lines[0]?.trim(), '0', 'the sandbox /tmp starts empty')
+      for (const name of ['null', 'zero', 'full', 'random', 'urandom', 'tty', 'pts', 'ptmx', 'shm', 'fd', 'stdin', 'stdout', 'stderr']) {
+        assert.match(lines[1] ?? '', new RegExp(`(^| )${name}( |$)`), `/dev/${name}`)
+      }
+      assert.match(run.stdout, /sys-readonly/)
+      assert.match(run.stdout, /devnull-ok/)
+      assert.match(run.stdout, /^4$/m)
+      assert.match(run.stdout, /devpts-ok/)
+      assert.match(run.stdout, /shm-ok/)
+    })
+
+    it('binds paths read-only or read-write on request and refuses to write a read-only host', () => {
+      const shared = tempDirFor(who, 'nsb-shared-')
+      const readOnly = tempDirFor(who, 'nsb-ro-')
+      try {
+        fs.writeFileSync(path.join(readOnly.dir, 'data'), 'original\n')
+        spawnChown(readOnly.dir, who.uid, who.gid)
+        const run = sandboxSh(who, ['--writable', shared.dir, '--bind', `${readOnly.dir}:/data:ro`],
+          `echo live > ${shared.dir}/out && cat /data/data && (echo x > /data/data) 2>/dev/null || echo bind-readonly`)
+        assert.equal(run.status, 0, run.stderr)
+        assert.equal(fs.readFileSync(path.join(shared.dir, 'out'), 'utf8'), 'live\n')
+        assert.match(run.stdout, /original/)
+        assert.match(run.stdout, /bind-readonly/)
+        assert.equal(fs.readFileSync(path.join(readOnly.dir, 'data'), 'utf8'), 'original\n')
+
+        const strict = sandboxSh(who, ['--readonly'], `(echo x > ${who.home}/nsb-ro-test) 2>&1; echo tmp > /tmp/ok && cat /tmp/ok`)
+        assert.match(strict.stdout, /Read-only file system/)
+        assert.match(strict.stdout, /^tmp$/m)
+        assert.equal(fs.existsSync(path.join(who.home, 'nsb-ro-test')), false)
+      } finally {
+        shared.remove()
+        readOnly.remove()
+      }
+    })
+  })
+}
+
+function spawnChown (dir: string, uid: number, gid: number): void {
+  const walk = (current: string): void => {
+    fs.lchownSync(current, uid, gid)
+    if (fs.lstatSync(current).isDirectory()) for (const name of fs.readdirSync(current)) walk(path.join(current, name))
+  }
+  walk(dir)
+}

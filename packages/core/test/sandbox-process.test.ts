@@ -1,0 +1,85 @@
+/** Identity, PID/UTS namespaces, init behaviour, signals and exit status. */
+import assert from 'node:assert/strict'
+import os from 'node:os'
+import { describe, it } from 'node:test'
+import { identities } from '../../../test/helpers/identity.js'
+import { cli, cliAsync, processesWith, sandboxSh } from './helpers/cli.js'
+
+for (const who of identities()) {
+  describe(`processes as ${who.name}`, () => {
+    it('has its own hostname, leaving the host\'s alone', () => {
+      const run = sandboxSh(who, ['--hostname', 'box-1'], 'hostname; cat /proc/sys/kernel/hostname')
+      assert.equal(run.status, 0, run.stderr)
+      assert.equal(run.stdout, 'box-1\nbox-1\n')
+      assert.equal(sandboxSh(who, [], 'hostname').stdout, 'ns-sandbox\n')
+      assert.notEqual(os.hostname(), 'box-1')
+    })
+
+    it('runs the command as PID 2 under an init and shows only the sandbox\'s processes', () => {
+      const run = sandboxSh(who, [], 'echo $$; cat /proc/1/cmdline | tr "\\0" " "; echo; ls /proc | grep -E "^[0-9]+$" | wc -l')
+      assert.equal(run.status, 0, run.stderr)
+      const [pid, init, count] = run.stdout.split('\n')
+      assert.equal(pid, '2')
+      assert.match(init ?? '', /^\/bin\/sh -c/)
+      // init, this shell, ls, grep, wc: a handful, never the host's hundreds
+      assert.ok(Number(count) <= 6, `saw ${count ?? ''} processes`)
+    })
+
+    it('keeps the caller\'s uid and gid and drops every capability, for children too', () => {
+      const run = sandboxSh(who, [], 'id -u; id -g; grep -E "^Cap(Inh|Prm|Eff|Bnd|Amb)" /proc/self/status; sh -c \'grep -E "^Cap(Eff|Prm)" /proc/self/status\'; grep NoNewPrivs /proc/self/status')
+      assert.equal(run.status, 0, run.stderr)
+      const lines = run.stdout.trim().split('\n')
+      assert.equal(lines[0], String(who.uid))
+      assert.equal(lines[1], String(who.gid))
+      const capabilities = lines.filter((line) => line.startsWith('Cap'))
+      assert.equal(capabilities.length, 7)
+      for (const line of capabilities) assert.match(line, /:\s+0000000000000000$/)
+      assert.match(run.stdout, /NoNewPrivs:\s+1/)
+    })
+
+    it('with --root is uid 0 inside and may set the hostname itself', () => {
+      const run = sandboxSh(who, ['--root'], 'id -u; hostname renamed && hostname')
+      assert.equal(run.status, 0, run.stderr)
+      assert.equal(run.stdout, '0\nrenamed\n')
+    })
+
+    it('reaps orphans: no zombie is left while the command runs on', () => {
+      const run = sandboxSh(who, [], '(sleep 0.2 &) ; sleep 1; ps -eo stat,comm | grep -c "^Z" || true')
+      assert.equal(run.status, 0, run.stderr)
+      assert.equal(run.stdout.trim(), '0')
+    })
+
+    it('passes exit codes through and reports signals as 128+N', () => {
+      assert.equal(sandboxSh(who, [], 'exit 7').status, 7)
+      assert.equal(sandboxSh(who, [], 'kill -TERM $$').status, 128 + 15)
+      assert.equal(sandboxSh(who, [], 'kill -KILL $$').status, 128 + 9)
+      const json = sandboxSh(who, ['--json'], 'kill -KILL $$')
+      assert.deepEqual(pick(JSON.parse(json.stderr.trim().split('\n').pop() ?? '{}')), { code: null, signal: 'SIGKILL' })
+      assert.equal(cli(who, ['run', '--', 'no-such-command-nsb']).status, 127)
+    })
+
+    it('ends the command when the sandbox gets SIGTERM', async () => {
+      // A duration unique to this test names the sandboxed process (the CLI's own argv differs).
+      const seconds = 40_000 + (process.pid % 10_000) + who.uid
+      const marker = `^sleep ${seconds}$`
+      const child = cliAsync(who, ['run', '--', 'sleep', String(seconds)])
+      await waitFor(() => processesWith(marker).length > 0)
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => { resolve(code) }))
+      child.kill('SIGTERM')
+      assert.equal(await exited, 128 + 15)
+      await waitFor(() => processesWith(marker).length === 0)
+    })
+  })
+}
+
+function pick (result: { code: unknown, signal: unknown }): { code: unknown, signal: unknown } {
+  return { code: result.code, signal: result.signal }
+}
+
+export async function waitFor (condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
