@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import os from 'node:os'
 import { describe, it } from 'node:test'
 import { identities } from '../../../test/helpers/identity.js'
-import { cli, cliAsync, processesWith, sandboxSh } from './helpers/cli.js'
+import { cli, cliAsync, processesWith, sandboxSh, waitFor } from './helpers/cli.js'
 
 for (const who of identities()) {
   describe(`processes as ${who.name}`, () => {
@@ -74,12 +74,4 @@ for (const who of identities()) {
 
 function pick (result: { code: unknown, signal: unknown }): { code: unknown, signal: unknown } {
   return { code: result.code, signal: result.signal }
-}
-
-export async function waitFor (condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
 }

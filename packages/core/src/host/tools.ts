@@ -23,7 +23,7 @@ export interface LaunchTools {
 const INSTALL_HINT = 'Install util-linux (Debian/Ubuntu: apt-get install util-linux; Fedora: dnf install util-linux; Alpine: apk add util-linux setpriv).'
 
 export function findExecutable (name: string, searchPath = process.env.PATH ?? ''): string | undefined {
-  for (const dir of [...searchPath.split(':'), '/usr/bin', '/bin', '/usr/sbin', '/sbin']) {
+  for (const dir of searchPath.split(':')) {
     if (dir === '') continue
     const candidate = path.join(dir, name)
     try {

@@ -74,3 +74,11 @@ export function sandboxCgroups (pattern = 'ns-sandbox-'): string[] {
   const result = spawnSync('find', ['/sys/fs/cgroup', '-maxdepth', '6', '-type', 'd', '-name', `${pattern}*`], { encoding: 'utf8' })
   return result.stdout.split('\n').filter(Boolean)
 }
+
+export async function waitFor (condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}

@@ -1,0 +1,132 @@
+/** Nothing outlives a sandbox, even when its runner is killed with SIGKILL; errors are the documented ones. */
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { describe, it } from 'node:test'
+import { identities } from '../../../test/helpers/identity.js'
+import { CLI, CORE_DIR, cli, processesWith, sandboxCgroups, sandboxSh, tempDirFor, waitFor } from './helpers/cli.js'
+
+const RUNNER = `
+import { spawnSandbox } from ${JSON.stringify(path.join(CORE_DIR, 'dist/index.js'))}
+const seconds = process.argv[2]
+const sandboxes = await Promise.all([1, 2].map(() => spawnSandbox({ command: 'sleep', args: [seconds], memory: '64MiB', stdio: 'ignore' })))
+await Promise.all(sandboxes.map((s) => s.ready))
+console.log(JSON.stringify({ pids: sandboxes.map((s) => s.pid) }))
+setInterval(() => {}, 1000)
+`
+
+function mountsMentioning (text: string): string[] {
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((line) => line.includes(text))
+}
+
+for (const who of identities()) {
+  describe(`lifecycle as ${who.name}`, () => {
+    it('leaves no process, cgroup, mount or scratch behind when the runner is SIGKILLed', async () => {
+      const work = tempDirFor(who, 'nsb-runner-')
+      try {
+        fs.writeFileSync(path.join(work.dir, 'runner.mjs'), RUNNER)
+        const seconds = String(60_000 + (process.pid % 10_000) + who.uid)
+        const env = who.uid === 0 ? { vars: {}, cleanup: () => {} } : delegatedParent(who)
+        const { file, args } = who.wrap(process.execPath, [path.join(work.dir, 'runner.mjs'), seconds])
+        const runner = spawn(file, args, { cwd: work.dir, env: { ...who.env, ...env.vars }, stdio: ['ignore', 'pipe', 'inherit'] })
+        let out = ''
+        runner.stdout?.on('data', (chunk: Buffer) => { out += chunk.toString() })
+        await waitFor(() => out.includes('pids'), 20_000)
+        assert.equal(processesWith(`^sleep ${seconds}$`).length, 2)
+        const runnerPid = runner.pid ?? 0
+        assert.ok(sandboxCgroups(`ns-sandbox-${who.uid}-run-${runnerPid}-`).length > 0, 'the sandboxes have cgroups while they run')
+        const killedAt = Date.now()
+        runner.kill('SIGKILL')
+        const scratchLeft = (): boolean => fs.existsSync(scratchBase(who)) &&
+          fs.readdirSync(scratchBase(who)).some((name) => name.startsWith(`run-${runnerPid}-`))
+        await waitFor(() => processesWith(`^sleep ${seconds}$`).length === 0 &&
+          sandboxCgroups(`ns-sandbox-${who.uid}-run-${runnerPid}-`).length === 0 && !scratchLeft(), 2_000)
+        assert.ok(Date.now() - killedAt <= 2_000)
+        assert.deepEqual(mountsMentioning('ns-sandbox'), [])
+        env.cleanup()
+      } finally {
+        work.remove()
+      }
+    })
+  })
+}
+
+/** The default scratch base the CLI and API use for this identity (see options/schema.ts). */
+function scratchBase (who: { uid: number }): string {
+  const base = `/dev/shm/ns-sandbox-${who.uid}`
+  return fs.existsSync('/dev/shm') ? base : `/tmp/ns-sandbox-${who.uid}`
+}
+
+function delegatedParent (who: { uid: number, gid: number }): { vars: NodeJS.ProcessEnv, cleanup: () => void } {
+  const name = `ns-sandbox-test-deleg-life-${process.pid}`
+  const dir = path.join('/sys/fs/cgroup/memory', name)
+  fs.mkdirSync(dir, { recursive: true })
+  for (const entry of ['', ...fs.readdirSync(dir)]) fs.chownSync(path.join(dir, entry), who.uid, who.gid)
+  return { vars: { NS_SANDBOX_CGROUP_PARENT: `/${name}` }, cleanup: () => { try { fs.rmdirSync(dir) } catch { /* retried by the next run */ } } }
+}
+
+describe('errors', () => {
+  const [root] = identities()
+  if (root === undefined) throw new Error('no root identity')
+
+  it('names the option and the accepted forms for bad options (exit 125)', () => {
+    for (const [args, pattern] of [
+      [['--memory', 'lots'], /NSB_INVALID_OPTION: option `memory`: expected a size like 512MiB/],
+      [['--network', 'wifi'], /option `network`: expected one of loopback/],
+      [['--pids', 'many'], /option `pids`: expected a whole number/],
+      [['--cpus', '0'], /option `cpus`/],
+      [['--timeout', 'forever'], /option `timeout`: expected a duration/],
+      [['--bind', 'a:b:c:d'], /option `bind`/],
+      [['--frobnicate'], /NSB_INVALID_OPTION: Unknown option '--frobnicate'/],
+      [['--writable', '/no/such/dir/nsb'], /option `writable`: \/no\/such\/dir\/nsb does not exist/]
+    ] as Array<[string[], RegExp]>) {
+      const run = cli(root, ['run', ...args, '--', 'true'])
+      assert.equal(run.status, 125, `${args.join(' ')}: ${run.stderr}`)
+      assert.match(run.stderr, pattern)
+    }
+    assert.match(cli(root, ['run']).stderr, /no command given/)
+  })
+
+  it('says util-linux is missing, and how to install it, when setpriv/unshare are not found', () => {
+    const bin = tempDirFor(root, 'nsb-bin-')
+    try {
+      fs.symlinkSync(process.execPath, path.join(bin.dir, 'node'))
+      const run = cli(root, ['run', '--', 'true'], { env: { PATH: bin.dir } })
+      assert.equal(run.status, 125)
+      assert.match(run.stderr, /NSB_UTIL_LINUX_MISSING: cannot start sandboxes: setpriv, unshare not found in PATH/)
+      assert.match(run.stderr, /apt-get install util-linux/)
+    } finally {
+      bin.remove()
+    }
+  })
+
+  it('doctor reports every prerequisite as ok on this machine', () => {
+    const run = cli(root, ['doctor'])
+    assert.equal(run.status, 0, run.stdout)
+    for (const name of ['util-linux', 'user namespaces', 'network namespaces', 'overlayfs in a user namespace', 'procfs', 'cgroups']) {
+      assert.match(run.stdout, new RegExp(`^ok\\s+${name}:`, 'm'))
+    }
+  })
+
+  it('refuses a scratch directory that others could tamper with', () => {
+    const shared = tempDirFor(root, 'nsb-shared-scratch-')
+    try {
+      fs.chmodSync(shared.dir, 0o777)
+      const run = sandboxSh(root, ['--scratch-dir', shared.dir], 'true')
+      assert.equal(run.status, 125)
+      assert.match(run.stderr, /NSB_SCRATCH_FAILED: refusing scratch directory/)
+    } finally {
+      shared.remove()
+    }
+  })
+
+  it('prints the mount plan with --dry-run and starts nothing', () => {
+    const run = cli(root, ['run', '--dry-run', '--', 'true'])
+    assert.equal(run.status, 0, run.stderr)
+    const plan = JSON.parse(run.stdout) as { plan: Array<{ op: string }>, launch: { file: string, args: string[] } }
+    assert.ok(plan.plan.some((step) => step.op === 'overlay'))
+    assert.ok(plan.launch.args.includes('--kill-child'))
+    assert.ok(fs.existsSync(CLI))
+  })
+})
