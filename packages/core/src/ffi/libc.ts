@@ -62,7 +62,6 @@ const AF_INET = 2
 const SOCK_DGRAM = 2
 const LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
-// eslint-disable-next-line @typescript-eslint/explicit-function-return-type -- the bound functions' types are koffi's
 function bind (koffi: Koffi) {
   const libc = koffi.load('libc.so.6')
   return {
