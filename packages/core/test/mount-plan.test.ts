@@ -133,6 +133,13 @@ describe('buildMountPlan (host view)', () => {
     assert.ok(plan.some((s) => s.op === 'overlay' && s.lower === '/work/proj' && s.target === '/scratch/1/root/work/proj'))
   })
 
+  it('keeps a fresh /tmp even when it is the working directory, also on a root filesystem', () => {
+    for (const rootfsDir of [undefined, '/cache/rootfs']) {
+      const plan = buildMountPlan(input({ rootfsDir, keep: ['/tmp'], pathKinds: { '/tmp': 'dir' } }))
+      assert.ok(!plan.some((s) => s.op === 'overlay' && s.lower === '/tmp'), String(rootfsDir))
+    }
+  })
+
   it('lists exactly the directories leading to mount points', () => {
     assert.deepEqual(directoriesToList({ mounts: parseMountInfo(MOUNTINFO), exclude: [] }), ['/', '/mnt', '/mnt/tools'])
   })

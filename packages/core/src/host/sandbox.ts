@@ -262,8 +262,10 @@ async function prepare (options: SpawnSandboxOptions, scratch: (resolved: Resolv
   const rootfsDir = await resolveRootfsDir(resolved)
   const cwd = path.resolve(options.cwd ?? process.cwd())
   const nodePath = options.nodePath ?? process.execPath
-  const keep = [cwd, nodePath, ...(handover.kind === 'node' ? [handover.entry] : []),
-    ...(handover.kind === 'exec' && handover.command.startsWith('/') ? [handover.command] : [])]
+  // What the process needs to see even where a fresh tmpfs or a root filesystem hides the
+  // host: its cwd and, for a Node entry, the entry and the Node binary (child processes).
+  // A command is looked up in the sandbox's own filesystem.
+  const keep = [cwd, ...(handover.kind === 'node' ? [handover.entry, nodePath] : [])]
   const sandboxScratch = scratch(resolved)
   let cgroup: SandboxCgroup | undefined
   try {

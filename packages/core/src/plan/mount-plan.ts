@@ -156,8 +156,8 @@ export function buildMountPlan (input: PlanInput): MountStep[] {
   // 3. Paths the process must see that the steps above hid (under a fresh tmpfs, or
   //    absent from a root filesystem): copy-on-write (read-only in readonly mode).
   const keep = outermost(input.keep.filter((p) => input.pathKinds[p] !== 'missing'))
-  const hiddenByFreshFs = (hostPath: string): boolean => input.rootfsDir !== undefined ||
-    TMPFS_AREAS.some((area) => hostPath !== area && isSameOrBelow(hostPath, area))
+  const hiddenByFreshFs = (hostPath: string): boolean => !TMPFS_AREAS.includes(hostPath) &&
+    (input.rootfsDir !== undefined || TMPFS_AREAS.some((area) => isSameOrBelow(hostPath, area)))
   for (const hostPath of keep) {
     // A tmpfs area itself (cwd = /tmp) stays fresh; what lies below one is brought back.
     if (!hiddenByFreshFs(hostPath) || hostPath === '/') continue
