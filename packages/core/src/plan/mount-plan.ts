@@ -158,10 +158,12 @@ export function buildMountPlan (input: PlanInput): MountStep[] {
   const keep = outermost(input.keep.filter((p) => input.pathKinds[p] !== 'missing'))
   const hiddenByFreshFs = (hostPath: string): boolean => !TMPFS_AREAS.includes(hostPath) &&
     (input.rootfsDir !== undefined || TMPFS_AREAS.some((area) => isSameOrBelow(hostPath, area)))
+  const broughtBack: string[] = []
   for (const hostPath of keep) {
     // A tmpfs area itself (cwd = /tmp) stays fresh; what lies below one is brought back.
     if (!hiddenByFreshFs(hostPath) || hostPath === '/') continue
     if (input.exclude.some((excluded) => isSameOrBelow(excluded, hostPath) || isSameOrBelow(hostPath, excluded))) continue
+    broughtBack.push(hostPath)
     if (input.pathKinds[hostPath] === 'file') {
       steps.push({ op: 'file', path: at(hostPath) }, { op: 'bind', source: hostPath, target: at(hostPath), readonly: true })
     } else {
@@ -169,7 +171,7 @@ export function buildMountPlan (input: PlanInput): MountStep[] {
     }
   }
   const visible = (hostPath: string): boolean => !hiddenByFreshFs(hostPath) ||
-    [...keep, ...input.writable, ...input.binds.map((b) => b.target)].some((shown) => isSameOrBelow(hostPath, shown))
+    [...broughtBack, ...input.writable, ...input.binds.map((b) => b.target)].some((shown) => isSameOrBelow(hostPath, shown))
 
   // 4. Declared binds and live paths.
   for (const bind of input.binds) {
