@@ -6,7 +6,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { SandboxError } from '../errors.js'
-import { removeTree } from './remove-tree.js'
+import { removeTreeSync as removeTree } from '../fs-util/remove-tree.js'
 import { currentRunId, isRunAlive } from './run-id.js'
 
 export interface SandboxScratch {

@@ -7,7 +7,7 @@ import {
   readStoredEntry, resolveCacheDir, tempOwner, toRootfsEntry
 } from './cache-layout.js'
 import { parseDigest } from './digest.js'
-import { removeTree } from './remove-tree.js'
+import { removeTree } from '../fs-util/remove-tree.js'
 import type { RootfsEntry } from './types.js'
 
 /** Temp directories of live processes older than this are abandoned all the same. */

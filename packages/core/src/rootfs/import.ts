@@ -23,7 +23,7 @@ import { commitEntry, discardEntry, findDigest, looksLikeDigest, readEntry } fro
 import { hashFile } from './digest.js'
 import { applyLayers, findImage } from './image-archive.js'
 import { ExtractBudget } from './limits.js'
-import { removeTree } from './remove-tree.js'
+import { removeTree } from '../fs-util/remove-tree.js'
 import { extractTar } from './safe-extract.js'
 import { TreeWriter } from './tree-writer.js'
 import { treeSize } from './tree-size.js'

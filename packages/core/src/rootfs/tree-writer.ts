@@ -17,7 +17,7 @@ import fs from 'node:fs/promises'
 import { constants } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { SandboxError } from '../errors.js'
-import { removeTree } from './remove-tree.js'
+import { removeTree } from '../fs-util/remove-tree.js'
 
 export interface EntryMeta {
   /** Permission bits (0o7777). */

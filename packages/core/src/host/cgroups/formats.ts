@@ -2,6 +2,7 @@
  * Pure parsing and formatting of the cgroup files ns-sandbox reads and writes (facts from the
  * kernel's Documentation/admin-guide/cgroup-v1/*.rst and cgroup-v2.rst, proc(5)). No I/O here.
  */
+import { unescapeMountField } from '../../plan/mountinfo.js'
 
 /** The CFS period ns-sandbox uses on v1 (`cpu.cfs_period_us`) and v2 (`cpu.max`), in µs. */
 export const CPU_PERIOD_US = 100_000
@@ -57,9 +58,6 @@ const V1_CONTROLLERS = new Set([
   'net_prio', 'hugetlb', 'pids', 'rdma', 'misc', 'debug'
 ])
 
-function unescapeMountinfo (field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)))
-}
 
 /** The cgroup mounts among the lines of /proc/self/mountinfo (proc(5) format). */
 export function parseCgroupMounts (mountinfo: string): CgroupMount[] {
@@ -75,8 +73,8 @@ export function parseCgroupMounts (mountinfo: string): CgroupMount[] {
     const superOptions = (right[2] ?? '').split(',')
     mounts.push({
       version: fsType === 'cgroup2' ? 2 : 1,
-      mountPoint: unescapeMountinfo(left[4] ?? ''),
-      root: unescapeMountinfo(left[3] ?? '/'),
+      mountPoint: unescapeMountField(left[4] ?? ''),
+      root: unescapeMountField(left[3] ?? '/'),
       device: left[2] ?? '',
       controllers: fsType === 'cgroup2'
         ? []
