@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { buildLaunchCommand } from '../src/host/launch-command.js'
+import { parseUnshareHelp, type LaunchTools } from '../src/host/tools.js'
+
+const OLD_HELP = ` -U, --user[=<file>]       unshare user namespace
+ -r, --map-root-user       map current user to root (implies --user)
+ --kill-child[=<signame>]  when dying, kill the forked child (implies --fork)`
+const NEW_HELP = `${OLD_HELP}
+ --map-user=<uid>|<name>   map current user to uid (implies --user)
+ --map-group=<gid>|<name>  map current group to gid (implies --user)
+ --keep-caps               retain capabilities granted in user namespaces`
+
+function tools (help: string): LaunchTools {
+  return { setpriv: '/usr/bin/setpriv', unshare: '/usr/bin/unshare', sh: '/bin/sh', unshareVersion: 'unshare from util-linux 2.x', ...parseUnshareHelp(help) }
+}
+
+const spec = { uid: 1001, gid: 1002, root: false, network: 'loopback' as const, nodePath: '/usr/bin/node', execArgv: ['--no-warnings'], bootstrapPath: '/b.cjs', configPath: '/c.json' }
+
+describe('launch command', () => {
+  it('reads unshare\'s abilities from its help text', () => {
+    assert.deepEqual(parseUnshareHelp(OLD_HELP), { hasMapUser: false, hasKeepCaps: false, hasKillChild: true })
+    assert.deepEqual(parseUnshareHelp(NEW_HELP), { hasMapUser: true, hasKeepCaps: true, hasKillChild: true })
+  })
+
+  it('keeps the caller\'s ids, dies with the runner and creates every namespace', () => {
+    const { file, args, identityNote } = buildLaunchCommand(tools(NEW_HELP), spec)
+    assert.equal(file, '/usr/bin/setpriv')
+    assert.deepEqual(args.slice(0, 3), ['--pdeathsig', 'KILL', '--'])
+    for (const flag of ['--user', '--map-user=1001', '--map-group=1002', '--keep-caps', '--mount', '--pid', '--fork', '--kill-child', '--uts', '--ipc', '--cgroup', '--net']) {
+      assert.ok(args.includes(flag), flag)
+    }
+    assert.deepEqual(args.slice(-5), ['ns-sandbox-init', '/usr/bin/node', '--no-warnings', '/b.cjs', '/c.json'])
+    assert.equal(identityNote, undefined)
+  })
+
+  it('maps to root with --root, and shares the network only with network host', () => {
+    const rooted = buildLaunchCommand(tools(NEW_HELP), { ...spec, root: true, network: 'host' })
+    assert.ok(rooted.args.includes('--map-user=0') && rooted.args.includes('--map-group=0'))
+    assert.ok(!rooted.args.includes('--net'))
+  })
+
+  it('falls back to --map-root-user on old util-linux and says so', () => {
+    const { args, identityNote } = buildLaunchCommand(tools(OLD_HELP), spec)
+    assert.ok(args.includes('--map-root-user'))
+    assert.ok(!args.some((a) => a.startsWith('--map-user')))
+    assert.match(identityNote ?? '', /lacks --map-user\/--keep-caps: sandboxes run as uid 0 inside/)
+  })
+})
