@@ -164,6 +164,16 @@ describe('rootfs import: OCI image layouts', () => {
     })
   })
 
+  it('refuses whiteouts that name a directory itself or its parent', async () => {
+    await withWorkspace(async (ws) => {
+      for (const whiteout of ['.wh...', 'etc/.wh...', 'etc/.wh..']) {
+        const image = await ociLayoutFiles([{ layers: [LAYER_1, [{ name: whiteout }]] }])
+        await expectRefused(ws, image, 'NSB_ROOTFS_UNSAFE', /would delete/)
+      }
+      assert.deepEqual(await fs.readdir(ws.outside), ['sentinel'])
+    })
+  })
+
   it('refuses imageRef for a plain root filesystem archive', async () => {
     await withWorkspace(async (ws) => {
       const archive = ws.file('plain.tar')

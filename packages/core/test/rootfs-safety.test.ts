@@ -387,7 +387,7 @@ describe('rootfs import: archive bombs', () => {
         { name: 'small', content: Buffer.alloc(600) },
         { name: 'over', content: Buffer.alloc(600) }
       ], { gzip: true })
-      await expectRefused(ws, archive, 'NSB_ROOTFS_TOO_LARGE', /more than 1000 bytes \(the maxBytes limit, reached at over\).*--max-bytes/, { maxBytes: 1000 })
+      await expectRefused(ws, archive, 'NSB_ROOTFS_TOO_LARGE', /more than the maxBytes limit of 1000 bytes \(reached at over\).*--max-bytes/, { maxBytes: 1000 })
     })
   })
 

@@ -50,19 +50,31 @@ function isTty (stream: NodeJS.WritableStream): boolean {
   return (stream as NodeJS.WritableStream & { isTTY?: boolean }).isTTY === true
 }
 
-/** onProgress for importRootfs that draws a bar on a TTY once the import has lasted a while. */
-function progressBar (io: Io): { onProgress: RootfsImportOptions['onProgress'], stop: () => void } {
-  if (!isTty(io.stderr)) return { onProgress: undefined, stop: () => {} }
-  const started = Date.now()
+export interface ProgressBarOptions {
+  /** Draw nothing for imports shorter than this (default 300 ms). */
+  delayMs?: number
+  /** Clock, for tests. */
+  now?: () => number
+}
+
+/**
+ * onProgress for importRootfs that draws a cli-progress bar on `stream`, only when it is a
+ * TTY and only once the import has lasted `delayMs`; `stop` clears it.
+ */
+export function createProgressBar (stream: NodeJS.WritableStream, options: ProgressBarOptions = {}): { onProgress: RootfsImportOptions['onProgress'], stop: () => void } {
+  if (!isTty(stream)) return { onProgress: undefined, stop: () => {} }
+  const now = options.now ?? Date.now
+  const delay = options.delayMs ?? PROGRESS_DELAY_MS
+  const started = now()
   let bar: cliProgress.SingleBar | undefined
   return {
     onProgress: (done, total) => {
       const limit = total ?? done
       const payload = { doneText: formatByteSize(done), totalText: total === undefined ? '?' : formatByteSize(total) }
       if (bar === undefined) {
-        if (Date.now() - started < PROGRESS_DELAY_MS) return
+        if (now() - started < delay) return
         bar = new cliProgress.SingleBar({
-          stream: io.stderr,
+          stream,
           format: 'importing [{bar}] {percentage}% {doneText}/{totalText} eta {eta_formatted}',
           clearOnComplete: true,
           hideCursor: true
@@ -124,7 +136,7 @@ async function run (argv: string[], io: Io): Promise<number> {
     case 'import': {
       expectPositionals(rest, 1, 'rootfs import')
       const warnings: string[] = []
-      const progress = progressBar(io)
+      const progress = createProgressBar(io.stderr)
       const maxBytes = parseSize(values['max-bytes'], 'max-bytes')
       const maxEntries = parseCount(values['max-entries'], 'max-entries')
       const options: RootfsImportOptions = {

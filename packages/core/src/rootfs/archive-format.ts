@@ -1,11 +1,11 @@
 /**
- * Sniffing archives by their magic bytes (never by file name) and opening decompressors.
+ * Sniffing archives by their magic bytes (never by file name), and which compressions this
+ * Node.js can decompress (decompression itself runs in decompress-worker.ts).
  * Image layouts (OCI, `docker save`) are tar archives too: they are told apart after the
  * outer tar is unpacked, see `image-archive.ts`.
  */
 import fs from 'node:fs/promises'
 import zlib from 'node:zlib'
-import type { Transform } from 'node:stream'
 import { SandboxError } from '../errors.js'
 
 export type Compression = 'none' | 'gzip' | 'zstd'
@@ -73,33 +73,15 @@ export function sniffBytes (head: Uint8Array, archive: string): SniffResult {
     'use a tar, tar.gz or tar.zst archive, an OCI image layout tarball or a `docker save` tarball')
 }
 
-type ZstdFactory = (options?: zlib.ZlibOptions) => Transform
-
-function zstdFactory (): ZstdFactory | undefined {
-  const candidate = (zlib as unknown as Record<string, unknown>).createZstdDecompress
-  return typeof candidate === 'function' ? candidate as ZstdFactory : undefined
-}
-
+/** Whether this Node.js can decompress zstd (zlib.createZstdDecompress: Node >= 22.15 / 23.8). */
 export function zstdSupported (): boolean {
-  return zstdFactory() !== undefined
+  return typeof (zlib as unknown as Record<string, unknown>).createZstdDecompress === 'function'
 }
 
-const CHUNK = 64 * 1024
-
-/** A streaming decompressor for `compression`, or undefined for plain tar. */
-export function createDecompressor (compression: Compression, archive: string): Transform | undefined {
-  switch (compression) {
-    case 'none':
-      return undefined
-    case 'gzip':
-      return zlib.createGunzip({ chunkSize: CHUNK, readableHighWaterMark: 16 * 1024 * 1024 } as zlib.ZlibOptions)
-    case 'zstd': {
-      const create = zstdFactory()
-      if (create === undefined) {
-        throw unsupported(archive, 'zstd-compressed',
-          `this Node.js (${process.version}) has no zstd decompressor: run on Node.js >= 22.15 (or >= 23.8), or decompress it first with \`zstd -d ${archive}\``)
-      }
-      return create({ chunkSize: CHUNK })
-    }
+/** Refuses a compression this Node.js cannot decompress, saying what to do instead. */
+export function assertDecompressible (compression: Compression, archive: string): void {
+  if (compression === 'zstd' && !zstdSupported()) {
+    throw unsupported(archive, 'zstd-compressed',
+      `this Node.js (${process.version}) has no zstd decompressor: run on Node.js >= 22.15 (or >= 23.8), or decompress it first with \`zstd -d ${archive}\``)
   }
 }

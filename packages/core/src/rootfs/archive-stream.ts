@@ -1,52 +1,49 @@
 /**
- * Opens an archive file as a stream of tar bytes: read in 1 MiB chunks (hashed and
- * reported as progress), decompressed when needed, checked to be tar, and handed to
- * `consume`. Decompression errors (a truncated gzip, corrupt zstd) become NSB_ROOTFS_INVALID.
+ * Opens an archive file as a stream of tar bytes: read, hashed and decompressed on a
+ * worker thread (decompress-worker.ts), checked to be tar, and handed to `consume`.
+ * Decompression errors (a truncated gzip, corrupt zstd) become NSB_ROOTFS_INVALID.
  */
-import { createReadStream } from 'node:fs'
-import { pipeline } from 'node:stream/promises'
-import type { Hash } from 'node:crypto'
 import { SandboxError } from '../errors.js'
-import { createDecompressor, isTarHeaderBlock } from './archive-format.js'
+import { assertDecompressible, isTarHeaderBlock } from './archive-format.js'
 import type { Compression } from './archive-format.js'
+import { DecompressError, decompressFile } from './decompress-worker.js'
+import type { DecompressResult } from './decompress-worker.js'
 import type { ExtractBudget } from './limits.js'
 
 export interface TarStreamOptions {
   /** Names the archive in error messages. */
   archive: string
   compression: Compression
-  /** Called with the number of archive (compressed) bytes of each chunk read. */
+  /** Called with the number of archive (compressed) bytes read since the last call. */
   onBytes?: (bytes: number) => void
-  /** Receives the archive file's bytes. */
-  fileHash?: Hash
-  /** Receives the decompressed tar bytes. */
-  tarHash?: Hash
+  /** Hash the archive file's bytes (the result's fileDigest). */
+  fileHash?: 'sha256' | 'sha512'
+  /** Hash the decompressed tar bytes (the result's tarDigest). */
+  tarHash?: 'sha256' | 'sha512'
   /** Checked against the amount of decompressed data. */
   budget?: ExtractBudget
 }
 
-const READ_CHUNK = 1024 * 1024
 const TAR_BLOCK = 512
 
-export async function withTarStream (file: string, options: TarStreamOptions, consume: (tar: AsyncIterable<Buffer>) => Promise<void>): Promise<void> {
+export async function withTarStream (file: string, options: TarStreamOptions, consume: (tar: AsyncIterable<Buffer>) => Promise<void>): Promise<DecompressResult> {
   const { archive, compression } = options
-  const decompressor = createDecompressor(compression, archive)
-  let decompressError: unknown
-  decompressor?.on('error', (error: unknown) => { decompressError ??= error })
+  assertDecompressible(compression, archive)
+  const result: DecompressResult = {}
+  const raw = decompressFile(file, {
+    compression,
+    ...(options.fileHash === undefined ? {} : { fileHash: options.fileHash }),
+    ...(options.tarHash === undefined ? {} : { tarHash: options.tarHash }),
+    ...(options.onBytes === undefined ? {} : { onBytes: options.onBytes })
+  }, result)
 
-  async function * readRaw (source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-    for await (const chunk of source) {
-      options.fileHash?.update(chunk)
-      options.onBytes?.(chunk.length)
-      yield chunk
-    }
-  }
+  const notTar = (): SandboxError => new SandboxError('NSB_ROOTFS_UNSUPPORTED_FORMAT',
+    `${archive}: the ${compression === 'none' ? '' : `${compression}-`}decompressed data is not a tar archive; use a tar, tar.gz or tar.zst archive, an OCI image layout tarball or a \`docker save\` tarball`)
 
   async function * checkTar (source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     let head: Buffer[] | undefined = []
     let headBytes = 0
     for await (const chunk of source) {
-      options.tarHash?.update(chunk)
       options.budget?.addStreamBytes(chunk.length)
       if (head === undefined) {
         yield chunk
@@ -63,33 +60,16 @@ export async function withTarStream (file: string, options: TarStreamOptions, co
     if (head !== undefined) throw notTar()
   }
 
-  function notTar (): SandboxError {
-    return new SandboxError('NSB_ROOTFS_UNSUPPORTED_FORMAT',
-      `${archive}: the ${compression === 'none' ? '' : `${compression}-`}decompressed data is not a tar archive; use a tar, tar.gz or tar.zst archive, an OCI image layout tarball or a \`docker save\` tarball`)
-  }
-
-  let consumeError: unknown
-  const consumer = async (tar: AsyncIterable<Buffer>): Promise<void> => {
-    try {
-      await consume(tar)
-    } catch (error) {
-      consumeError ??= error
-      throw error
-    }
-  }
-
-  const source = createReadStream(file, { highWaterMark: READ_CHUNK })
   try {
-    if (decompressor === undefined) await pipeline(source, readRaw, checkTar, consumer)
-    else await pipeline(source, readRaw, decompressor, checkTar, consumer)
+    await consume(checkTar(raw))
   } catch (error) {
-    if (consumeError instanceof SandboxError) throw consumeError
-    if (error instanceof SandboxError) throw error
-    if (decompressError !== undefined) {
-      const message = decompressError instanceof Error ? decompressError.message : String(decompressError)
+    if (error instanceof DecompressError) {
       throw new SandboxError('NSB_ROOTFS_INVALID',
-        `${archive}: the ${compression} data is truncated or corrupt (${message}); re-download or re-create the archive`, { cause: decompressError })
+        `${archive}: the ${compression} data is truncated or corrupt (${error.message}); re-download or re-create the archive`, { cause: error })
     }
     throw error
+  } finally {
+    await raw.return(undefined)
   }
+  return result
 }

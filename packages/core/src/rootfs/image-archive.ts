@@ -5,8 +5,6 @@
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { createHash } from 'node:crypto'
-import type { Hash } from 'node:crypto'
 import { sniffArchive } from './archive-format.js'
 import { withTarStream } from './archive-stream.js'
 import { parseDigest } from './digest.js'
@@ -47,19 +45,24 @@ export interface ApplyLayersOptions {
   onBytes?: (bytes: number) => void
 }
 
-function hashFor (digest: string | undefined): Hash | undefined {
-  const parsed = digest === undefined ? undefined : parseDigest(digest)
-  return parsed === undefined ? undefined : createHash(parsed.algorithm)
+function algorithmOf (digest: string | undefined): 'sha256' | 'sha512' | undefined {
+  return digest === undefined ? undefined : parseDigest(digest)?.algorithm
 }
 
 export async function applyLayers (plan: ImagePlan, options: ApplyLayersOptions): Promise<void> {
   for (const layer of plan.layers) {
     const label = `${options.archive}: ${layer.label}`
     const { compression } = await sniffArchive(layer.file, label)
-    const fileHash = hashFor(layer.blobDigest)
-    const tarHash = hashFor(layer.diffId)
-    const streamOptions = { archive: label, compression, budget: options.budget, ...(options.onBytes === undefined ? {} : { onBytes: options.onBytes }), ...(fileHash === undefined ? {} : { fileHash }), ...(tarHash === undefined ? {} : { tarHash }) }
-    await withTarStream(layer.file, streamOptions, async (tar) => {
+    const fileHash = algorithmOf(layer.blobDigest)
+    const tarHash = algorithmOf(layer.diffId)
+    const result = await withTarStream(layer.file, {
+      archive: label,
+      compression,
+      budget: options.budget,
+      ...(options.onBytes === undefined ? {} : { onBytes: options.onBytes }),
+      ...(fileHash === undefined ? {} : { fileHash }),
+      ...(tarHash === undefined ? {} : { tarHash })
+    }, async (tar) => {
       await extractTar(tar, {
         archive: label,
         writer: options.writer,
@@ -69,13 +72,11 @@ export async function applyLayers (plan: ImagePlan, options: ApplyLayersOptions)
         layer: true
       })
     })
-    if (fileHash !== undefined && layer.blobDigest !== undefined) {
-      const actual = `${parseDigest(layer.blobDigest)?.algorithm ?? 'sha256'}:${fileHash.digest('hex')}`
-      if (actual !== layer.blobDigest) throw digestMismatch(label, layer.blobDigest, actual)
+    if (layer.blobDigest !== undefined && result.fileDigest !== layer.blobDigest) {
+      throw digestMismatch(label, layer.blobDigest, result.fileDigest ?? 'an unknown digest')
     }
-    if (tarHash !== undefined && layer.diffId !== undefined) {
-      const actual = `${parseDigest(layer.diffId)?.algorithm ?? 'sha256'}:${tarHash.digest('hex')}`
-      if (actual !== layer.diffId) throw digestMismatch(`${label}, uncompressed,`, layer.diffId, actual)
+    if (layer.diffId !== undefined && result.tarDigest !== layer.diffId) {
+      throw digestMismatch(`${label}, uncompressed,`, layer.diffId, result.tarDigest ?? 'an unknown digest')
     }
   }
 }

@@ -11,13 +11,14 @@
  * the other discards its copy and uses the winner's.
  */
 import fs from 'node:fs/promises'
+import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { createHash } from 'node:crypto'
 import { SandboxError } from '../errors.js'
 import { sniffArchive } from './archive-format.js'
 import { withTarStream } from './archive-stream.js'
 import {
-  ROOTFS_DIR, createTempDir, readName, readStoredEntry, resolveCacheDir, validateName, writeEntryFile, writeName
+  ROOTFS_DIR, createTempDir, entryDir, readName, readStoredEntry, resolveCacheDir, validateName, writeEntryFile, writeName
 } from './cache-layout.js'
 import { commitEntry, discardEntry, findDigest, looksLikeDigest, readEntry } from './cache.js'
 import { hashFile } from './digest.js'
@@ -98,7 +99,9 @@ export async function importRootfs (archivePath: string, options: RootfsImportOp
   const digest = entryDigest(archiveDigest, options.imageRef)
 
   if (await readStoredEntry(cacheDir, digest) === undefined) {
-    await discardEntry(cacheDir, digest) // an incomplete entry left by hand, if any
+    // Entries appear complete (atomic rename), so an entry directory without a valid
+    // entry.json was made or damaged by hand: clear it out of the way.
+    if (existsSync(entryDir(cacheDir, digest))) await discardEntry(cacheDir, digest)
     await unpack(archive, archiveSize, compression, archiveDigest, digest, identity, cacheDir, options)
   }
   if (options.name !== undefined) await writeName(cacheDir, options.name, digest)

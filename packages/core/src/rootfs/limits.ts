@@ -48,7 +48,7 @@ export class ExtractBudget {
     this.bytes += size
     if (this.bytes > this.maxBytes) {
       throw new SandboxError('NSB_ROOTFS_TOO_LARGE',
-        `${this.what} unpacks to more than ${formatByteSize(this.maxBytes)} (the maxBytes limit, reached at ${member}); stopped unpacking it as a possible archive bomb. If the archive is trusted, raise the limit with the maxBytes option (--max-bytes on the command line)`)
+        `${this.what} unpacks to more than the maxBytes limit of ${formatByteSize(this.maxBytes)} (reached at ${member}); stopped unpacking it as a possible archive bomb. If the archive is trusted, raise the limit with the maxBytes option (--max-bytes on the command line)`)
     }
   }
 

@@ -12,8 +12,8 @@
  */
 import { SandboxError } from '../errors.js'
 import { entryPathParts, joinParts } from './entry-path.js'
-import { drain, readTar } from './tar-reader.js'
-import type { TarHeader } from './tar-reader.js'
+import { readTar } from './tar-reader.js'
+import type { EntryBody, TarHeader } from './tar-reader.js'
 import type { TreeWriter, EntryMeta } from './tree-writer.js'
 import type { ExtractBudget } from './limits.js'
 import type { ImportWarnings } from './warnings.js'
@@ -56,7 +56,12 @@ export async function extractTar (tar: AsyncIterable<Buffer>, options: ExtractTa
       return
     }
     if (base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) return // other AUFS metadata (.wh..wh.plnk ...)
-    const hidden = [...dir, base.slice(WHITEOUT_PREFIX.length)]
+    const name = base.slice(WHITEOUT_PREFIX.length)
+    if (name === '' || name === '.' || name === '..') {
+      throw new SandboxError('NSB_ROOTFS_UNSAFE',
+        `${archive}: the whiteout ${member} would delete ${JSON.stringify(name)}, a directory itself or its parent, not an entry of it; refusing to apply the layer. The image is corrupt or hostile: re-export it`)
+    }
+    const hidden = [...dir, name]
     if (touched.has(hidden.join('/'))) return // whiteouts only hide what lower layers put there
     await writer.remove(hidden, member)
   }
@@ -70,14 +75,14 @@ export async function extractTar (tar: AsyncIterable<Buffer>, options: ExtractTa
     }
   }
 
-  const onEntry = async (header: TarHeader, body: AsyncIterable<Buffer>): Promise<void> => {
+  const onEntry = async (header: TarHeader, body: EntryBody): Promise<void> => {
     budget.addEntry()
     const parts = entryPathParts(header.name, archive)
     const member = joinParts(parts)
     const base = parts[parts.length - 1]
     if (options.layer && base !== undefined && base.startsWith(WHITEOUT_PREFIX)) {
       await handleWhiteout(parts, member)
-      await drain(body)
+      await body.skip()
       return
     }
     if (options.layer) touch(parts)
@@ -96,7 +101,7 @@ export async function extractTar (tar: AsyncIterable<Buffer>, options: ExtractTa
             `dropped the setuid/setgid bits of ${count} file${count === 1 ? '' : 's'} (${examples}); pass allowSetuid (--allow-setuid) to keep them`)
         }
         budget.addFileBytes(header.size ?? 0, member)
-        await writer.writeFile(parts, member, header.size ?? 0, body, meta)
+        await writer.writeFile(parts, member, body, meta)
         return
       }
       case 'directory':
@@ -129,16 +134,10 @@ export async function extractTar (tar: AsyncIterable<Buffer>, options: ExtractTa
         warnings.add(`type:${String(header.type)}`, member, (count, examples) =>
           `skipped ${count} member${count === 1 ? '' : 's'} of unsupported tar type ${String(header.type)} (${examples})`)
     }
-    await drain(body)
+    await body.skip()
   }
 
-  try {
-    await readTar(tar, archive, onEntry)
-    await writer.flush()
-  } catch (error) {
-    await writer.settle()
-    throw error
-  }
+  await readTar(tar, archive, onEntry)
 
   for (const dir of opaqueDirs) await clearOpaque(dir, joinParts([...dir, OPAQUE_MARKER]))
 }

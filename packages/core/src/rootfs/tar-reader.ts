@@ -8,11 +8,44 @@ import type { Header } from 'tar-stream'
 import { SandboxError } from '../errors.js'
 
 export type TarHeader = Header
-export type EntryHandler = (header: TarHeader, body: AsyncIterable<Buffer>) => Promise<void>
 
-/** Reads and discards what is left of an entry's body. */
-export async function drain (body: AsyncIterable<Buffer>): Promise<void> {
-  for await (const chunk of body) void chunk
+/** An entry's data, read once: whole (small files), chunk by chunk, or skipped. */
+export interface EntryBody extends AsyncIterable<Buffer> {
+  readonly size: number
+  /** All of it, as the parser's chunks. */
+  readAll: () => Promise<Buffer[]>
+  /** Reads and discards it. */
+  skip: () => Promise<void>
+}
+
+export type EntryHandler = (header: TarHeader, body: EntryBody) => Promise<void>
+
+type Source = NodeJS.EventEmitter & AsyncIterable<Buffer> & { resume: () => void }
+
+const NOTHING: Promise<Buffer[]> = Promise.resolve([])
+const DONE: Promise<void> = Promise.resolve()
+
+/** Event listeners rather than async iteration: an order of magnitude cheaper per entry. */
+function entryBody (source: Source, size: number): EntryBody {
+  return {
+    size,
+    readAll: () => size === 0
+      ? NOTHING
+      : new Promise<Buffer[]>((resolve, reject) => {
+        const chunks: Buffer[] = []
+        source.on('data', (chunk: Buffer) => { chunks.push(chunk) })
+        source.on('end', () => { resolve(chunks) })
+        source.on('error', reject)
+      }),
+    skip: () => size === 0
+      ? DONE
+      : new Promise<void>((resolve, reject) => {
+        source.on('end', resolve)
+        source.on('error', reject)
+        source.resume()
+      }),
+    [Symbol.asyncIterator]: () => source[Symbol.asyncIterator]()
+  }
 }
 
 export async function readTar (input: AsyncIterable<Buffer>, archive: string, onEntry: EntryHandler): Promise<void> {
@@ -22,8 +55,8 @@ export async function readTar (input: AsyncIterable<Buffer>, archive: string, on
   let failed = false
 
   const finished = new Promise<void>((resolve, reject) => {
-    extract.on('entry', (header, body, next) => {
-      onEntry(header, body as unknown as AsyncIterable<Buffer>).then(() => { next() }, (error: unknown) => {
+    extract.on('entry', (header, source, next) => {
+      onEntry(header, entryBody(source as unknown as Source, header.size ?? 0)).then(() => { next() }, (error: unknown) => {
         handlerError = error
         failed = true
         next(error instanceof Error ? error : new Error(String(error)))
