@@ -12,5 +12,10 @@ export {
 export type { KillReason } from './host/exit-status.js'
 export type { CgroupUsage, CgroupLimits } from './host/cgroups/index.js'
 export type { MountStep } from './plan/mount-plan.js'
+export type {
+  SideEffectReport, FileChange, ChangeKind, ReportArea, EntryType, LeftoverProcess, ListeningSocket
+} from './report/types.js'
+export { formatReport } from './report/summary.js'
+export type { ForwardSpec } from './forward/spec.js'
 export { runAllChecks, type CheckResult } from './doctor/checks.js'
 export { diagnoseLaunchFailure } from './host/diagnose.js'

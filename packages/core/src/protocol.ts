@@ -29,7 +29,13 @@ export interface BootstrapConfig {
   /** cgroup.procs files to write "0" into before anything else. */
   cgroupProcs: string[]
   handover: Handover
+  /** Port forwards: listen on host:port inside, relay each connection to the unix socket `socket`. */
+  forwards?: RelayTarget[]
+  /** The relay bundle (read before pivot_root) run as its own process for a command; a Node entry relays in-process. */
+  relayPath?: string
 }
+
+export interface RelayTarget { host: string, port: number, socket: string }
 
 export type StatusMessage =
   /** Namespaces entered; host pids let the host signal the command directly. */
@@ -40,6 +46,13 @@ export type StatusMessage =
   | { type: 'error', code: SandboxErrorCode, message: string, details: string[] }
   /** The Node entry exited normally with this code (tells exit(137) from SIGKILL). */
   | { type: 'exit', code: number }
+
+/**
+ * Lines the init (PID 1) writes on the status pipe after the command ended, when a
+ * report was asked for: `@nsb proc <pid> <argv joined by \x1f, newlines as \x1e>`,
+ * `@nsb <tcp|tcp6|udp|udp6> <a /proc/net line>`, `@nsb end`. Never valid JSON.
+ */
+export const INIT_REPORT_MARK = '@nsb '
 
 /** Exit status of the bootstrap when setup failed (as `docker run` uses 125). */
 export const SETUP_FAILED_STATUS = 125

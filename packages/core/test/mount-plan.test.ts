@@ -144,6 +144,34 @@ describe('buildMountPlan (host view)', () => {
     assert.deepEqual(directoriesToList({ mounts: parseMountInfo(MOUNTINFO), exclude: [] }), ['/', '/mnt', '/mnt/tools'])
   })
 
+  it('for a report, binds /tmp, /run, /var/tmp and /dev/shm from fresh scratch directories instead of tmpfs mounts', () => {
+    const plan = buildMountPlan(input({ freshDir: '/scratch/1/fresh', keep: ['/tmp/project'], pathKinds: { '/tmp/project': 'dir' } }))
+    assert.deepEqual(targets(plan, 'tmpfs'), ['/scratch/1/root', '/scratch/1/root/dev'])
+    for (const [area, mode] of [['/tmp', '1777'], ['/run', '0755'], ['/var/tmp', '1777'], ['/dev/shm', '1777']] as const) {
+      const source = `/scratch/1/fresh/${layerId(area)}`
+      const made = plan.findIndex((s) => s.op === 'mkdir' && s.path === source && s.mode === mode)
+      const bound = plan.findIndex((s) => s.op === 'bind' && s.source === source && s.target === `/scratch/1/root${area}` && !s.readonly)
+      assert.ok(made >= 0 && bound > made, area)
+    }
+    // the same steps otherwise, in the same order
+    const withoutFresh = plan.filter((s) => !(s.op === 'bind' && s.source.startsWith('/scratch/1/fresh/')) && !(s.op === 'mkdir' && s.path.startsWith('/scratch/1/fresh/')))
+    const plainWithKeep = buildMountPlan(input({ keep: ['/tmp/project'], pathKinds: { '/tmp/project': 'dir' } }))
+    assert.deepEqual(withoutFresh, plainWithKeep.filter((s) => !(s.op === 'tmpfs' && ['/tmp', '/run', '/var/tmp', '/dev/shm'].some((a) => s.target === `/scratch/1/root${a}`))))
+    const bound = plan.findIndex((s) => s.op === 'bind' && s.target === '/scratch/1/root/tmp')
+    assert.ok(plan.findIndex((s) => s.op === 'overlay' && s.lower === '/tmp/project') > bound)
+    assert.equal(hostPathOfLayer(layerId('/var/tmp')), '/var/tmp')
+  })
+
+  it('binds the forward socket directory read-only at /run/ns-sandbox, after /run', () => {
+    const plan = buildMountPlan(input({ forwardDir: '/scratch/1/forward' }))
+    const run = plan.findIndex((s) => s.op === 'tmpfs' && s.target === '/scratch/1/root/run')
+    const mkdir = plan.findIndex((s) => s.op === 'mkdir' && s.path === '/scratch/1/root/run/ns-sandbox')
+    const bind = plan.findIndex((s) => s.op === 'bind' && s.source === '/scratch/1/forward')
+    assert.ok(run >= 0 && mkdir > run && bind === mkdir + 1)
+    assert.deepEqual(plan[bind], { op: 'bind', source: '/scratch/1/forward', target: '/scratch/1/root/run/ns-sandbox', readonly: true })
+    assert.ok(!buildMountPlan(input()).some((s) => 'target' in s && s.target.endsWith('/run/ns-sandbox')))
+  })
+
   it('maps layer ids back to host paths', () => {
     for (const p of ['/usr', '/mnt/tools/python', '/home/a b/c%d']) assert.equal(hostPathOfLayer(layerId(p)), p)
   })

@@ -43,6 +43,13 @@ for (const who of identities()) {
       assert.equal(run.stdout, '0\nrenamed\n')
     })
 
+    it('starts the command with default signal dispositions (Node ignores SIGPIPE, the command must not)', () => {
+      const run = sandboxSh(who, [], 'yes | head -1; grep SigIgn /proc/self/status')
+      assert.equal(run.status, 0, run.stderr)
+      assert.equal(run.stdout, 'y\nSigIgn:\t0000000000000000\n')
+      assert.doesNotMatch(run.stderr, /Broken pipe/)
+    })
+
     it('reaps orphans: no zombie is left while the command runs on', () => {
       const run = sandboxSh(who, [], '(sleep 0.2 &) ; sleep 1; ps -eo stat,comm | grep -c "^Z" || true')
       assert.equal(run.status, 0, run.stderr)

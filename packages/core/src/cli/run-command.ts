@@ -1,8 +1,10 @@
 /** `ns-sandbox run [options] -- <command> [args...]` */
+import fs from 'node:fs'
 import { parseArgs } from 'node:util'
 import { SandboxError } from '../errors.js'
 import { planSandbox, spawnSandbox, type SpawnSandboxOptions } from '../host/sandbox.js'
 import type { SandboxOptions } from '../options/schema.js'
+import { formatReport } from '../report/summary.js'
 
 export const RUN_HELP = `Usage: ns-sandbox run [options] -- <command> [args...]
 
@@ -10,6 +12,7 @@ Identity and namespaces
   --root                 uid 0 inside, with the namespace's capabilities (default: your uid, no capabilities)
   --hostname <name>      host name inside (default: ns-sandbox)
   --network <mode>       loopback (default: own namespace, lo up) | none | host
+  --forward <[host:]port>  make a host loopback service reachable at the same port inside (repeatable)
 Filesystem
   --rootfs <spec>        host (default: copy-on-write view of the host) | a directory | an archive | an imported name
   --readonly             host view read-only instead of copy-on-write
@@ -27,6 +30,9 @@ Limits
 Output
   --dry-run              print the mount plan and launch command; start nothing
   --json                 print the result as JSON on stderr when the command ends
+  --report               list what the sandbox changed and left running, on stderr when the command ends
+  --report-json <file>   write that report as JSON to <file>
+  --report-ignore <glob> leave matching paths out of the report (repeatable; e.g. '~/.cache/**', '*.log')
 
 Exit status: the command's; 128+N when a signal N ended it; 125 when the sandbox could not start.`
 
@@ -34,6 +40,7 @@ const OPTIONS = {
   root: { type: 'boolean' },
   hostname: { type: 'string' },
   network: { type: 'string' },
+  forward: { type: 'string', multiple: true },
   rootfs: { type: 'string' },
   readonly: { type: 'boolean' },
   bind: { type: 'string', multiple: true },
@@ -48,6 +55,9 @@ const OPTIONS = {
   timeout: { type: 'string' },
   'dry-run': { type: 'boolean' },
   json: { type: 'boolean' },
+  report: { type: 'boolean' },
+  'report-json': { type: 'string' },
+  'report-ignore': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -59,7 +69,18 @@ function parsePids (value: string | undefined): number | undefined {
   return /^\d+$/.test(value) ? Number(value) : Number.NaN
 }
 
-export function parseRunArguments (argv: string[]): { options: SpawnSandboxOptions, dryRun: boolean, json: boolean, help: boolean } {
+export interface RunArguments {
+  options: SpawnSandboxOptions
+  dryRun: boolean
+  json: boolean
+  help: boolean
+  /** Print the side-effect report's summary on stderr. */
+  reportSummary: boolean
+  /** Write the side-effect report as JSON here. */
+  reportJson: string | undefined
+}
+
+export function parseRunArguments (argv: string[]): RunArguments {
   const separator = argv.indexOf('--')
   const optionArgs = separator < 0 ? argv : argv.slice(0, separator)
   let parsed
@@ -83,7 +104,10 @@ export function parseRunArguments (argv: string[]): { options: SpawnSandboxOptio
     pids: parsePids(values.pids),
     cpus: values.cpus,
     timeout: values.timeout,
-    scratchDir: values['scratch-dir']
+    scratchDir: values['scratch-dir'],
+    forward: values.forward,
+    report: values.report === true || values['report-json'] !== undefined ? true : undefined,
+    reportIgnore: values['report-ignore']
   }
   const [command, ...args] = commandLine
   if (values.help !== true && command === undefined) {
@@ -93,12 +117,14 @@ export function parseRunArguments (argv: string[]): { options: SpawnSandboxOptio
     options: { ...sandbox, command, args, cwd: values.cwd, stdio: 'inherit' },
     dryRun: values['dry-run'] === true,
     json: values.json === true,
-    help: values.help === true
+    help: values.help === true,
+    reportSummary: values.report === true,
+    reportJson: values['report-json']
   }
 }
 
 export async function runRunCommand (argv: string[], io: Io): Promise<number> {
-  const { options, dryRun, json, help } = parseRunArguments(argv)
+  const { options, dryRun, json, help, reportSummary, reportJson } = parseRunArguments(argv)
   if (help) {
     io.stdout.write(RUN_HELP + '\n')
     return 0
@@ -119,6 +145,10 @@ export async function runRunCommand (argv: string[], io: Io): Promise<number> {
   try {
     const result = await sandbox.result
     if (json) io.stderr.write(JSON.stringify(result) + '\n')
+    if (result.report !== undefined) {
+      if (reportSummary) io.stderr.write(formatReport(result.report))
+      if (reportJson !== undefined) fs.writeFileSync(reportJson, JSON.stringify(result.report, null, 2) + '\n')
+    }
     if (result.message !== undefined) io.stderr.write(`ns-sandbox: ${result.message}\n`)
     if (result.signal !== null) {
       const { constants } = await import('node:os')

@@ -1,7 +1,8 @@
 /**
  * The one place that talks to koffi: libc functions and the constants they take.
  *
- * Loaded only inside the sandbox, by the bootstrap. Loading koffi through its package
+ * Loaded inside the sandbox by the bootstrap, and on the host only for a side-effect
+ * report (overlayfs's opaque-directory xattr; Node has no xattr API). Loading koffi through its package
  * entry costs ~15 ms (platform detection, probing candidate paths) and resolving it
  * another ~4 ms; dlopen of its prebuilt addon costs ~2 ms. That is paid once per test
  * file, so the host resolves the addon's path once (ffi/addon-path.ts) and the bootstrap
@@ -78,7 +79,8 @@ function bind (koffi: Koffi) {
     ioctlFn: libc.func('int ioctl(int fd, unsigned long request, ...)'),
     closeFn: libc.func('int close(int fd)'),
     execveFn: libc.func('int execve(const char *path, const char **argv, const char **envp)'),
-    strerrorFn: libc.func('const char *strerror(int errnum)')
+    strerrorFn: libc.func('const char *strerror(int errnum)'),
+    lgetxattrFn: libc.func('long lgetxattr(const char *path, const char *name, void *value, size_t size)')
   }
 }
 
@@ -192,6 +194,13 @@ export function interfaceUp (name: string): void {
   } finally {
     fns().closeFn(fd)
   }
+}
+
+/** An extended attribute's value (up to `maxBytes`), or undefined when it is not set or unreadable. */
+export function readXattr (path: string, name: string, maxBytes = 256): Buffer | undefined {
+  const value = Buffer.alloc(maxBytes)
+  const length = Number(fns().lgetxattrFn(path, name, value, value.length))
+  return length < 0 ? undefined : value.subarray(0, length)
 }
 
 /** Replace this process image. Returns only by throwing. */

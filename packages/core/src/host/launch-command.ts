@@ -6,6 +6,7 @@
  *   node [execArgv] bootstrap.cjs CONFIG    PID 2: mounts, pivot_root, drops privileges
  */
 import type { NetworkMode } from '../options/schema.js'
+import { INIT_REPORT_MARK } from '../protocol.js'
 import type { LaunchTools } from './tools.js'
 
 export interface LaunchSpec {
@@ -17,6 +18,8 @@ export interface LaunchSpec {
   execArgv: readonly string[]
   bootstrapPath: string
   configPath: string
+  /** Side-effect report: the status fd PID 1 lists leftover processes and sockets on. */
+  reportFd?: number
 }
 
 /**
@@ -26,6 +29,23 @@ export interface LaunchSpec {
  * the command in place of itself.
  */
 export const INIT_SCRIPT = '"$@"; exit $?'
+
+/**
+ * PID 1's script when a report is asked for ($1: the status fd; never an environment
+ * variable the command would see). The same wait; then, before the namespace ends, the
+ * processes still running and the /proc/net socket tables go to the status fd (see
+ * INIT_REPORT_MARK). `tr` turns argv's NULs and newlines into bytes that cannot break
+ * the line protocol; without `tr` (a bare rootfs) the shell's own `read` gets the name.
+ */
+export const REPORT_INIT_SCRIPT = [
+  'f=$1; shift; "$@"; s=$?',
+  '{ for p in /proc/[0-9]*; do p=${p#/proc/}; [ "$p" = 1 ] && continue',
+  `printf '${INIT_REPORT_MARK}proc %s ' "$p"`,
+  "tr '\\000\\n' '\\037\\036' < /proc/$p/cmdline || { read -r c < /proc/$p/comm && printf '[%s]' \"$c\"; }",
+  'echo; done',
+  `for t in tcp tcp6 udp udp6; do [ -r /proc/net/$t ] && while read -r l; do printf '${INIT_REPORT_MARK}%s %s\\n' $t "$l"; done < /proc/net/$t; done`,
+  `echo '${INIT_REPORT_MARK}end'; } >&"$f" 2>/dev/null; exit $s`
+].join('\n')
 
 export function buildLaunchCommand (tools: LaunchTools, spec: LaunchSpec): { file: string, args: string[], identityNote?: string } {
   let identity: string[]
@@ -45,7 +65,9 @@ export function buildLaunchCommand (tools: LaunchTools, spec: LaunchSpec): { fil
     tools.unshare, '--user', ...identity,
     '--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child',
     '--uts', '--ipc', '--cgroup', ...(spec.network === 'host' ? [] : ['--net']),
-    '--', tools.sh, '-c', INIT_SCRIPT, 'ns-sandbox-init',
+    '--', tools.sh, '-c', ...(spec.reportFd === undefined
+      ? [INIT_SCRIPT, 'ns-sandbox-init']
+      : [REPORT_INIT_SCRIPT, 'ns-sandbox-init', String(spec.reportFd)]),
     spec.nodePath, ...spec.execArgv, spec.bootstrapPath, spec.configPath
   ]
   return { file: tools.setpriv, args, identityNote }

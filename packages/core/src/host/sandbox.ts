@@ -5,13 +5,19 @@
 import { spawn, type ChildProcess, type IOType, type Serializable, type StdioOptions } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { SandboxError } from '../errors.js'
 import { koffiAddonPath } from '../ffi/addon-path.js'
+import { HostForwarder } from '../forward/host-forwarder.js'
+import { FORWARD_MOUNT, forwardSocketName } from '../forward/spec.js'
 import { resolveOptions, type ResolvedOptions, type SandboxOptions } from '../options/schema.js'
 import { buildMountPlan, PlanError, type MountStep } from '../plan/mount-plan.js'
 import { SETUP_FAILED_STATUS, type BootstrapConfig, type Handover, type StatusMessage } from '../protocol.js'
+import { collectReport, type ReportContext } from '../report/collect.js'
+import { tapInitLines } from '../report/init-tap.js'
+import type { SideEffectReport } from '../report/types.js'
 import { parseCgroupMounts, runDirName } from './cgroups/formats.js'
 import { createSandboxCgroup, removeStaleCgroups, type CgroupUsage, type SandboxCgroup } from './cgroups/index.js'
 import { diagnoseLaunchFailure } from './diagnose.js'
@@ -53,9 +59,18 @@ export interface SandboxResult {
   /** Where setup time went inside the sandbox (koffi, cgroups, mounts, ...), in ms. */
   setupPhases?: Record<string, number>
   durationMs: number
+  /** With `report: true`: what the sandbox changed and left running. */
+  report?: SideEffectReport
+}
+
+/** What a sandbox needs beyond its launcher: the side-effect report's context, the host end of its forwards. */
+export interface SandboxExtras {
+  report?: ReportContext
+  forwarder?: HostForwarder
 }
 
 const bootstrapPath = fileURLToPath(new URL('../inside/bootstrap.cjs', import.meta.url))
+const relayPath = fileURLToPath(new URL('../inside/relay.cjs', import.meta.url))
 const live = new Set<Sandbox>()
 let lastCapability: number | undefined
 let exitHookInstalled = false
@@ -88,7 +103,7 @@ export class Sandbox extends EventEmitter {
   private finished = false
 
   constructor (child: ChildProcess, options: ResolvedOptions, private readonly scratch: SandboxScratch,
-    private readonly cgroup: SandboxCgroup, statusIndex: number) {
+    private readonly cgroup: SandboxCgroup, statusIndex: number, private readonly extras: SandboxExtras = {}) {
     super()
     this.child = child
     this.options = options
@@ -103,7 +118,8 @@ export class Sandbox extends EventEmitter {
     this.ready = new Promise((resolve, reject) => { markReady = resolve; failReady = reject })
     this.ready.catch(() => { /* observed through result */ })
 
-    readStatusLines(child.stdio[statusIndex] as NodeJS.ReadableStream as import('node:stream').Readable, (message: StatusMessage) => {
+    const statusStream = child.stdio[statusIndex] as NodeJS.ReadableStream as import('node:stream').Readable
+    readStatusLines(statusStream, (message: StatusMessage) => {
       if (message.type === 'started') {
         started = true
         this.pid = message.pid
@@ -120,6 +136,8 @@ export class Sandbox extends EventEmitter {
       }
     })
 
+    const initLines = extras.report === undefined ? undefined : tapInitLines(statusStream)
+
     const timer = options.timeoutMs === undefined
       ? undefined
       : setTimeout(() => { this.timedOut = true; this.destroy() }, options.timeoutMs)
@@ -131,7 +149,19 @@ export class Sandbox extends EventEmitter {
         this.finished = true
         if (timer !== undefined) clearTimeout(timer)
         const usage = safely(() => cgroup.readUsage())
-        void this.cleanUp().then(() => {
+        const durationMs = Math.round(performance.now() - startedAt)
+        extras.forwarder?.close()
+        const outcome = decodeExit({
+          code, signal, reportedCode, timedOut: this.timedOut, timeoutMs: options.timeoutMs,
+          usage, memoryBytes: options.memoryBytes, pids: options.pids
+        })
+        // The report reads the scratch, so it comes before the clean-up.
+        const reporting = extras.report === undefined || initLines === undefined || setupMs === undefined || setupError !== undefined
+          ? Promise.resolve(undefined)
+          : collectReport(extras.report, { initLines: initLines(), memoryPeakBytes: usage?.memoryPeakBytes, reason: outcome.reason })
+            .catch((error: unknown) => emptyReport(`the report could not be read: ${(error as Error).message}`))
+        void reporting.then(async (report) => {
+          await this.cleanUp()
           if (setupError === undefined && code === SETUP_FAILED_STATUS && !started) {
             setupError = diagnoseLaunchFailure()
           } else if (setupError === undefined && !started && !this.timedOut && code !== null) {
@@ -143,11 +173,7 @@ export class Sandbox extends EventEmitter {
             return
           }
           if (setupMs === undefined) failReady(new SandboxError('NSB_SETUP_FAILED', 'the sandbox ended before it was ready'))
-          const outcome = decodeExit({
-            code, signal, reportedCode, timedOut: this.timedOut, timeoutMs: options.timeoutMs,
-            usage, memoryBytes: options.memoryBytes, pids: options.pids
-          })
-          resolve({ ...outcome, usage, setupMs, setupPhases, durationMs: Math.round(performance.now() - startedAt) })
+          resolve({ ...outcome, usage, setupMs, setupPhases, durationMs, ...(report === undefined ? {} : { report }) })
         })
       }
       child.on('close', finish)
@@ -186,6 +212,7 @@ export class Sandbox extends EventEmitter {
   /** For process exit: no promises, just kill and delete. */
   destroySync (): void {
     this.destroy()
+    this.extras.forwarder?.close()
     safely(() => removeSandboxScratch(this.scratch))
   }
 
@@ -198,6 +225,10 @@ export class Sandbox extends EventEmitter {
     await safelyAsync(() => this.cgroup.remove())
     safely(() => removeSandboxScratch(this.scratch))
   }
+}
+
+function emptyReport (note: string): SideEffectReport {
+  return { files: [], processes: [], ports: [], notes: [note] }
 }
 
 function safely<T> (fn: () => T): T | undefined {
@@ -232,7 +263,7 @@ function stdioOf (options: SpawnSandboxOptions): StdioOptions {
 }
 
 const SANDBOX_KEYS = ['root', 'hostname', 'network', 'rootfs', 'readonly', 'bind', 'writable', 'mask', 'memory', 'pids',
-  'cpus', 'timeout', 'scratchDir', 'rootfsCacheDir'] as const
+  'cpus', 'timeout', 'scratchDir', 'rootfsCacheDir', 'report', 'reportIgnore', 'forward'] as const
 
 export function pickSandboxOptions (options: SandboxOptions & Record<string, unknown>): SandboxOptions {
   const picked: Record<string, unknown> = {}
@@ -254,8 +285,15 @@ async function resolveRootfsDir (options: ResolvedOptions): Promise<string | und
 }
 
 /** Everything up to the spawn; also what `--dry-run` prints. Creates scratch and cgroup. */
+interface PreparedRun extends PreparedSandbox {
+  scratch: SandboxScratch
+  cgroup: SandboxCgroup
+  report: ReportContext | undefined
+  forwardDir: string | undefined
+}
+
 async function prepare (options: SpawnSandboxOptions, scratch: (resolved: ResolvedOptions) => SandboxScratch,
-  cgroupFor: (resolved: ResolvedOptions) => SandboxCgroup): Promise<PreparedSandbox & { scratch: SandboxScratch, cgroup: SandboxCgroup }> {
+  cgroupFor: (resolved: ResolvedOptions) => SandboxCgroup): Promise<PreparedRun> {
   const resolved = resolveOptions(pickSandboxOptions(options as SandboxOptions & Record<string, unknown>))
   const handover = handoverOf(options)
   const tools = launchTools()
@@ -265,18 +303,26 @@ async function prepare (options: SpawnSandboxOptions, scratch: (resolved: Resolv
   // What the process needs to see even where a fresh tmpfs or a root filesystem hides the
   // host: its cwd and, for a Node entry, the entry and the Node binary (child processes).
   // A command is looked up in the sandbox's own filesystem.
-  const keep = [cwd, ...(handover.kind === 'node' ? [handover.entry, nodePath] : [])]
+  // A command's forwards are relayed by a Node process: the binary must be in view too.
+  const keep = [cwd, ...(handover.kind === 'node' ? [handover.entry, nodePath] : resolved.forwards.length > 0 ? [nodePath] : [])]
   const sandboxScratch = scratch(resolved)
+  const freshDir = resolved.report ? path.join(sandboxScratch.dir, 'fresh') : undefined
+  const forwardDir = resolved.forwards.length > 0 ? path.join(sandboxScratch.dir, 'forward') : undefined
   let cgroup: SandboxCgroup | undefined
   try {
     cgroup = cgroupFor(resolved)
-    const plan = buildMountPlan(gatherPlanInput(resolved, {
-      rootDir: sandboxScratch.rootDir,
-      layersDir: sandboxScratch.layersDir,
-      rootfsDir,
-      keep,
-      exclude: [resolved.scratchDir, ...(rootfsDir === undefined ? [] : [rootfsDir])]
-    }))
+    if (forwardDir !== undefined) fs.mkdirSync(forwardDir, { mode: 0o700 })
+    const plan = buildMountPlan({
+      ...gatherPlanInput(resolved, {
+        rootDir: sandboxScratch.rootDir,
+        layersDir: sandboxScratch.layersDir,
+        rootfsDir,
+        keep,
+        exclude: [resolved.scratchDir, ...(rootfsDir === undefined ? [] : [rootfsDir])]
+      }),
+      freshDir,
+      forwardDir
+    })
     const statusFd = options.ipc === true ? 4 : 3
     const config: BootstrapConfig = {
       statusFd,
@@ -289,7 +335,13 @@ async function prepare (options: SpawnSandboxOptions, scratch: (resolved: Resolv
       keepCapabilities: resolved.root,
       lastCapability: readLastCapability(),
       cgroupProcs: cgroup.procsFiles,
-      handover
+      handover,
+      ...(resolved.forwards.length === 0
+        ? {}
+        : {
+            forwards: resolved.forwards.map((spec) => ({ ...spec, socket: path.posix.join(FORWARD_MOUNT, forwardSocketName(spec)) })),
+            relayPath
+          })
     }
     const launch = buildLaunchCommand(tools, {
       uid: process.getuid?.() ?? 0,
@@ -299,10 +351,25 @@ async function prepare (options: SpawnSandboxOptions, scratch: (resolved: Resolv
       nodePath,
       execArgv: options.execArgv ?? [],
       bootstrapPath,
-      configPath: path.join(sandboxScratch.dir, 'bootstrap.json')
+      configPath: path.join(sandboxScratch.dir, 'bootstrap.json'),
+      ...(resolved.report ? { reportFd: statusFd } : {})
     })
     fs.writeFileSync(path.join(sandboxScratch.dir, 'bootstrap.json'), JSON.stringify(config))
-    return { options: resolved, plan, config, launch, scratch: sandboxScratch, cgroup }
+    const report: ReportContext | undefined = freshDir === undefined
+      ? undefined
+      : {
+          plan,
+          rootDir: sandboxScratch.rootDir,
+          layersDir: sandboxScratch.layersDir,
+          freshDir,
+          rootfsDir,
+          home: (options.env ?? process.env).HOME ?? os.homedir(),
+          project: cwd,
+          ignore: resolved.reportIgnore,
+          forwards: resolved.forwards,
+          network: resolved.network
+        }
+    return { options: resolved, plan, config, launch, scratch: sandboxScratch, cgroup, report, forwardDir }
   } catch (error) {
     if (cgroup !== undefined) await safelyAsync(() => (cgroup as SandboxCgroup).remove())
     safely(() => removeSandboxScratch(sandboxScratch))
@@ -338,13 +405,24 @@ export async function spawnSandbox (options: SpawnSandboxOptions): Promise<Sandb
     identityNoted = true
     process.emitWarning(prepared.launch.identityNote, { code: 'NSB_IDENTITY_ROOT' })
   }
+  let forwarder: HostForwarder | undefined
+  if (prepared.forwardDir !== undefined) {
+    try {
+      forwarder = await HostForwarder.start(prepared.forwardDir, prepared.options.forwards)
+    } catch (error) {
+      await safelyAsync(() => prepared.cgroup.remove())
+      safely(() => removeSandboxScratch(prepared.scratch))
+      throw error
+    }
+  }
   const child = spawn(prepared.launch.file, prepared.launch.args, {
     cwd: prepared.config.cwd,
     env: options.env ?? process.env,
     stdio: stdioOf(options),
     serialization: options.serialization ?? 'json'
   })
-  const sandbox = new Sandbox(child, prepared.options, prepared.scratch, prepared.cgroup, prepared.config.statusFd)
+  const sandbox = new Sandbox(child, prepared.options, prepared.scratch, prepared.cgroup, prepared.config.statusFd,
+    { report: prepared.report, forwarder })
   live.add(sandbox)
   return sandbox
 }

@@ -11,6 +11,8 @@
 import fs from 'node:fs'
 import { SandboxError } from '../errors.js'
 import { loadLibc, setInheritable } from '../ffi/libc.js'
+import { startInProcessRelays } from '../forward/relay.js'
+import { startRelayProcess } from '../forward/relay-process.js'
 import { SETUP_FAILED_STATUS, type BootstrapConfig } from '../protocol.js'
 import { joinCgroups } from './cgroup-join.js'
 import { execCommand, runNodeEntry } from './handover.js'
@@ -40,6 +42,10 @@ function phase (name: string): void {
   phaseStart = now
 }
 
+const forwards = config.forwards ?? []
+/** The relay process's code, read while the host's files are still in view. */
+let relaySource: string | undefined
+
 function setUp (): void {
   loadLibc(config.koffiAddon)
   setInheritable(config.statusFd, false)
@@ -49,15 +55,14 @@ function setUp (): void {
   phase('cgroups')
   executeMountPlan(config.plan)
   phase('mounts')
+  if (forwards.length > 0 && config.handover.kind === 'exec') relaySource = fs.readFileSync(config.relayPath ?? '', 'utf8')
   enterRoot(config.rootDir, config.cwd)
   setUpHostAndNetwork(config.hostname, config.network)
   dropPrivileges(config.keepCapabilities, config.lastCapability)
   phase('rootAndPrivileges')
 }
 
-try {
-  setUp()
-} catch (error) {
+function fail (error: unknown): never {
   const sandboxError = error instanceof SandboxError
     ? error
     : new SandboxError('NSB_SETUP_FAILED', `sandbox setup failed: ${(error as Error).message}`)
@@ -65,18 +70,47 @@ try {
   process.exit(SETUP_FAILED_STATUS)
 }
 
-status.send({ type: 'ready', setupMs: Math.round((performance.now() - startedAt) * 100) / 100, phases })
-
-if (config.handover.kind === 'exec') {
+/** After privileges are dropped: the test may connect from its first instruction. */
+async function startForwards (): Promise<void> {
   try {
-    execCommand(config.handover)
+    if (relaySource !== undefined) await startRelayProcess(forwards, relaySource)
+    else await startInProcessRelays(forwards)
+  } catch (error) {
+    throw new SandboxError('NSB_FORWARD_FAILED', `option \`forward\`: cannot relay inside the sandbox: ${(error as Error).message}`, {
+      details: relaySource === undefined
+        ? []
+        : [`A command's forwards are relayed by Node (${process.execPath}) inside the sandbox: it must run in the sandbox's filesystem (a root filesystem needs its libraries).`]
+    })
+  }
+  phase('forwards')
+}
+
+function handOver (): void {
+  status.send({ type: 'ready', setupMs: Math.round((performance.now() - startedAt) * 100) / 100, phases })
+  if (config.handover.kind === 'exec') {
+    exec(config.handover)
+  } else {
+    process.on('exit', (code) => { status.send({ type: 'exit', code }) })
+    // Bundled as CommonJS (no top-level await): a rejected import is an uncaught error, as in plain `node entry.js`.
+    runNodeEntry(config.handover).catch((error: unknown) => { setImmediate(() => { throw error }) })
+  }
+}
+
+function exec (handover: Extract<BootstrapConfig['handover'], { kind: 'exec' }>): void {
+  try {
+    execCommand(handover)
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error)
     process.stderr.write(`ns-sandbox: ${message}\n`)
     process.exit(127)
   }
-} else {
-  process.on('exit', (code) => { status.send({ type: 'exit', code }) })
-  // Bundled as CommonJS (no top-level await): a rejected import is an uncaught error, as in plain `node entry.js`.
-  runNodeEntry(config.handover).catch((error: unknown) => { setImmediate(() => { throw error }) })
 }
+
+try {
+  setUp()
+} catch (error) {
+  fail(error)
+}
+
+if (forwards.length === 0) handOver()
+else startForwards().then(handOver, fail)

@@ -30,6 +30,9 @@ export function execCommand (handover: Extract<Handover, { kind: 'exec' }>): nev
       // a closed standard fd stays closed
     }
   }
+  // Node ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across execve
+  // (`yes | head` would print "Broken pipe"). A handled one is reset to the default.
+  for (const signal of ['SIGPIPE', 'SIGXFSZ'] as const) process.on(signal, () => {})
   const env = Object.entries(process.env).map(([key, value]) => `${key}=${value ?? ''}`)
   return execve(file, [handover.command, ...handover.args], env)
 }

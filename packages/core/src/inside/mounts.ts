@@ -23,6 +23,7 @@ function executeStep (step: MountStep): void {
   switch (step.op) {
     case 'mkdir':
       fs.mkdirSync(step.path, { recursive: true })
+      if (step.mode !== undefined) fs.chmodSync(step.path, parseInt(step.mode, 8))
       return
     case 'file':
       createFile(step.path)

@@ -7,6 +7,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { z } from 'zod'
 import { SandboxError } from '../errors.js'
+import { parseForward, type ForwardSpec } from '../forward/spec.js'
 import { parseByteSize, parseDuration } from './units.js'
 
 /** Credential locations hidden from every sandbox unless `mask` says otherwise. */
@@ -47,6 +48,12 @@ export interface SandboxOptions {
   scratchDir?: string
   /** Where imported root filesystems are cached. */
   rootfsCacheDir?: string
+  /** After the sandbox ends, list what it changed and left running (`SandboxResult.report`). */
+  report?: boolean
+  /** Globs of expected changes the report leaves out: absolute, `~/...`, or relative to the project (cwd). */
+  reportIgnore?: string[]
+  /** Host loopback services reachable at the same port on the sandbox's loopback: `5432`, `'127.0.0.1:8080'`. */
+  forward?: Array<number | string>
 }
 
 export interface ResolvedBind { source: string, target: string, readonly: boolean }
@@ -67,6 +74,9 @@ export interface ResolvedOptions {
   timeoutMs: number | undefined
   scratchDir: string
   rootfsCacheDir: string | undefined
+  report: boolean
+  reportIgnore: string[]
+  forwards: ForwardSpec[]
 }
 
 const absolutePath = (option: string): z.ZodType<string> => z.string({ error: `option \`${option}\`: expected an absolute path or a path starting with ~/` })
@@ -84,6 +94,9 @@ const bindString = z.string().transform((value, ctx): BindSpec => {
   }
   return { source: parts[0] ?? '', target: parts[1], readonly }
 })
+
+const REPORT_IGNORE_ERROR = 'option `reportIgnore`: expected an array of path globs like \'~/.cache/**\' or \'*.log\''
+const FORWARD_ERROR = 'option `forward`: expected an array of ports or \'host:port\' strings, like [5432, \'127.0.0.1:6379\']'
 
 const schema = z.object({
   root: z.boolean({ error: 'option `root`: expected true or false' }).optional(),
@@ -107,7 +120,10 @@ const schema = z.object({
   timeout: z.union([z.string(), z.number()]).optional().refine((v) => v === undefined || parseDuration(v) !== undefined,
     { error: 'option `timeout`: expected a duration like 30s, 2m, 500ms or a number of milliseconds' }),
   scratchDir: absolutePath('scratchDir').optional(),
-  rootfsCacheDir: absolutePath('rootfsCacheDir').optional()
+  rootfsCacheDir: absolutePath('rootfsCacheDir').optional(),
+  report: z.boolean({ error: 'option `report`: expected true or false' }).optional(),
+  reportIgnore: z.array(z.string({ error: REPORT_IGNORE_ERROR }).min(1, { error: REPORT_IGNORE_ERROR }), { error: REPORT_IGNORE_ERROR }).optional(),
+  forward: z.array(z.union([z.number(), z.string()], { error: FORWARD_ERROR }), { error: FORWARD_ERROR }).optional()
 }).strict()
 
 function expandHome (value: string, home: string): string {
@@ -161,10 +177,11 @@ export function resolveOptions (options: SandboxOptions = {}, home = os.homedir(
       throw new SandboxError('NSB_INVALID_OPTION', `option \`bind\`: paths must be absolute, got ${bind.source}:${bind.target}`)
     }
   }
+  const network = value.network ?? 'loopback'
   return {
     root: value.root ?? false,
     hostname: value.hostname ?? 'ns-sandbox',
-    network: value.network ?? 'loopback',
+    network,
     rootfs: value.rootfs ?? 'host',
     readonly: value.readonly ?? false,
     binds,
@@ -175,6 +192,27 @@ export function resolveOptions (options: SandboxOptions = {}, home = os.homedir(
     cpus: value.cpus === undefined ? undefined : Number(value.cpus),
     timeoutMs: value.timeout === undefined ? undefined : parseDuration(value.timeout),
     scratchDir: value.scratchDir === undefined ? defaultScratchDir() : expandHome(value.scratchDir, home),
-    rootfsCacheDir: value.rootfsCacheDir === undefined ? undefined : expandHome(value.rootfsCacheDir, home)
+    rootfsCacheDir: value.rootfsCacheDir === undefined ? undefined : expandHome(value.rootfsCacheDir, home),
+    report: value.report ?? false,
+    reportIgnore: (value.reportIgnore ?? []).map((glob) => glob === '~' || glob.startsWith('~/') ? expandHome(glob, home) : glob),
+    forwards: resolveForwards(value.forward ?? [], network)
   }
+}
+
+function resolveForwards (values: ReadonlyArray<number | string>, network: NetworkMode): ForwardSpec[] {
+  if (values.length === 0) return []
+  if (network !== 'loopback') {
+    const why = network === 'host' ? 'the sandbox already shares the host\'s network' : 'it has no usable network'
+    throw new SandboxError('NSB_INVALID_OPTION', `option \`forward\` needs network 'loopback' (with network '${network}' ${why})`)
+  }
+  const problems: string[] = []
+  const specs: ForwardSpec[] = []
+  for (const value of values) {
+    const parsed = parseForward(value)
+    if (typeof parsed === 'string') problems.push(`option \`forward\`: ${parsed}`)
+    else if (specs.some((s) => s.host === parsed.host && s.port === parsed.port)) problems.push(`option \`forward\`: ${parsed.host}:${parsed.port} is listed twice`)
+    else specs.push(parsed)
+  }
+  if (problems.length > 0) throw new SandboxError('NSB_INVALID_OPTION', problems.join('; '), { details: problems.length > 1 ? problems : [] })
+  return specs
 }

@@ -9,6 +9,7 @@
  * read-only; then keep-paths, binds, live (writable) paths and masks.
  */
 import path from 'node:path'
+import { FORWARD_MOUNT } from '../forward/spec.js'
 import { isSameOrBelow, type MountInfoEntry } from './mountinfo.js'
 
 export type EntryKind = 'dir' | 'file' | 'symlink' | 'other'
@@ -17,7 +18,8 @@ export interface HostEntry { name: string, kind: EntryKind, linkTarget?: string 
 
 export type MountStep =
   | { op: 'tmpfs', target: string, mode: string, readonly?: boolean }
-  | { op: 'mkdir', path: string }
+  /** mode: chmod after creating (umask-proof), for directories bound as fresh areas. */
+  | { op: 'mkdir', path: string, mode?: string }
   | { op: 'file', path: string }
   | { op: 'symlink', path: string, linkTarget: string }
   | { op: 'overlay', target: string, lower: string, upper: string, work: string }
@@ -52,12 +54,23 @@ export interface PlanInput {
   devices: readonly string[]
   /** The sandbox has its own network namespace, so it may mount a sysfs of its own. */
   ownNetwork: boolean
+  /**
+   * For the side-effect report: /tmp, /run, /var/tmp and /dev/shm become binds of empty
+   * directories `<freshDir>/<layerId>` (read by the host afterwards) instead of tmpfs mounts.
+   */
+  freshDir?: string
+  /** For port forwarding: the host directory of unix sockets, bound read-only at FORWARD_MOUNT. */
+  forwardDir?: string
 }
 
 /** Top-level host directories replaced by fresh filesystems. */
 const REPLACED = new Set(['/proc', '/sys', '/dev', '/tmp', '/run'])
 /** Fresh tmpfs areas: whatever a test writes here is gone with the sandbox. */
 const TMPFS_AREAS = ['/tmp', '/run', '/var/tmp', '/dev/shm']
+const AREA_MODES: Readonly<Record<string, string>> = { '/tmp': '1777', '/run': '0755', '/var/tmp': '1777', '/dev/shm': '1777' }
+
+/** The fresh areas and the layer-like ids of their directories under `freshDir`. */
+export const FRESH_AREAS: readonly string[] = TMPFS_AREAS
 
 export class PlanError extends Error {}
 
@@ -85,6 +98,13 @@ export function buildMountPlan (input: PlanInput): MountStep[] {
     upper: path.join(input.layersDir, 'upper', id),
     work: path.join(input.layersDir, 'work', id)
   })
+
+  const freshArea = (area: string): MountStep[] => {
+    const mode = AREA_MODES[area] ?? '0755'
+    if (input.freshDir === undefined) return [{ op: 'mkdir', path: at(area) }, { op: 'tmpfs', target: at(area), mode }]
+    const source = path.join(input.freshDir, layerId(area))
+    return [{ op: 'mkdir', path: source, mode }, { op: 'mkdir', path: at(area) }, { op: 'bind', source, target: at(area), readonly: false }]
+  }
 
   const viewOf = (hostPath: string): MountStep => input.readonly
     ? { op: 'bind', source: hostPath, target: at(hostPath), readonly: true }
@@ -141,17 +161,19 @@ export function buildMountPlan (input: PlanInput): MountStep[] {
   steps.push(
     { op: 'mkdir', path: at('/dev/pts') }, { op: 'devpts', target: at('/dev/pts') },
     { op: 'symlink', path: at('/dev/ptmx'), linkTarget: 'pts/ptmx' },
-    { op: 'mkdir', path: at('/dev/shm') }, { op: 'tmpfs', target: at('/dev/shm'), mode: '1777' },
+    ...freshArea('/dev/shm'),
     { op: 'symlink', path: at('/dev/fd'), linkTarget: '/proc/self/fd' },
     { op: 'symlink', path: at('/dev/stdin'), linkTarget: '/proc/self/fd/0' },
     { op: 'symlink', path: at('/dev/stdout'), linkTarget: '/proc/self/fd/1' },
     { op: 'symlink', path: at('/dev/stderr'), linkTarget: '/proc/self/fd/2' }
   )
   steps.push({ op: 'mkdir', path: at('/sys') }, { op: 'sysfs', target: at('/sys'), fresh: input.ownNetwork })
-  steps.push({ op: 'mkdir', path: at('/tmp') }, { op: 'tmpfs', target: at('/tmp'), mode: '1777' })
-  steps.push({ op: 'mkdir', path: at('/run') }, { op: 'tmpfs', target: at('/run'), mode: '0755' })
+  steps.push(...freshArea('/tmp'), ...freshArea('/run'))
+  if (input.forwardDir !== undefined) {
+    steps.push({ op: 'mkdir', path: at(FORWARD_MOUNT) }, { op: 'bind', source: input.forwardDir, target: at(FORWARD_MOUNT), readonly: true })
+  }
   const hasVar = input.rootfsDir !== undefined || (input.listings['/'] ?? []).some((e) => e.name === 'var' && e.kind === 'dir')
-  if (hasVar) steps.push({ op: 'mkdir', path: at('/var/tmp') }, { op: 'tmpfs', target: at('/var/tmp'), mode: '1777' })
+  if (hasVar) steps.push(...freshArea('/var/tmp'))
 
   // 3. Paths the process must see that the steps above hid (under a fresh tmpfs, or
   //    absent from a root filesystem): copy-on-write (read-only in readonly mode).
