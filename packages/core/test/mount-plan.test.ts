@@ -78,6 +78,13 @@ describe('buildMountPlan (host view)', () => {
     assert.ok(varIndex >= 0 && varTmpIndex > varIndex)
   })
 
+  it('makes a plain directory, not an overlay, for an empty host directory', () => {
+    const plan = buildMountPlan(input({ emptyDirs: ['/home'] }))
+    assert.ok(!plan.some((s) => s.op === 'overlay' && s.lower === '/home'))
+    assert.ok(plan.some((s) => s.op === 'mkdir' && s.path === '/scratch/1/root/home'))
+    assert.ok(buildMountPlan(input({ emptyDirs: ['/home'], readonly: true })).some((s) => s.op === 'bind' && s.source === '/home'))
+  })
+
   it('uses read-only binds instead of overlays in readonly mode', () => {
     const plan = buildMountPlan(input({ readonly: true }))
     assert.equal(plan.filter((s) => s.op === 'overlay').length, 0)

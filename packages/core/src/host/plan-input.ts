@@ -27,6 +27,19 @@ function listDirectory (dir: string): HostEntry[] | null {
   }
 }
 
+function isEmptyDirectory (dir: string): boolean {
+  try {
+    const handle = fs.opendirSync(dir)
+    try {
+      return handle.readSync() === null
+    } finally {
+      handle.closeSync()
+    }
+  } catch {
+    return false // unreadable: let the overlay decide what the sandbox may see
+  }
+}
+
 function pathKind (hostPath: string): 'dir' | 'file' | 'missing' {
   try {
     return fs.statSync(hostPath).isDirectory() ? 'dir' : 'file'
@@ -49,6 +62,9 @@ export function gatherPlanInput (options: ResolvedOptions, context: PlanContext)
   if (context.rootfsDir === undefined) {
     for (const dir of directoriesToList({ mounts, exclude: context.exclude })) listings[dir] = listDirectory(dir)
   }
+  const emptyDirs = context.rootfsDir !== undefined
+    ? []
+    : (listings['/'] ?? []).filter((entry) => entry.kind === 'dir').map((entry) => '/' + entry.name).filter(isEmptyDirectory)
   const pathKinds: Record<string, 'dir' | 'file' | 'missing'> = {}
   for (const p of [...options.binds.map((b) => b.source), ...options.writable, ...options.mask, ...context.keep]) {
     pathKinds[p] ??= pathKind(p)
@@ -56,6 +72,7 @@ export function gatherPlanInput (options: ResolvedOptions, context: PlanContext)
   return {
     rootDir: context.rootDir,
     layersDir: context.layersDir,
+    emptyDirs,
     rootfsDir: context.rootfsDir,
     readonly: options.readonly,
     mounts,

@@ -30,6 +30,8 @@ export type MountStep =
   | { op: 'sysfs', target: string, fresh: boolean }
 
 export interface PlanInput {
+  /** Host directories known to be empty (checked by the host just before planning). */
+  emptyDirs?: readonly string[]
   /** Host directory where the new root is assembled (a mount point for a tmpfs or the rootfs overlay). */
   rootDir: string
   /** Host directory for overlay upper/work layers: `<layersDir>/upper/<id>`, `<layersDir>/work/<id>`. */
@@ -116,7 +118,10 @@ export function buildMountPlan (input: PlanInput): MountStep[] {
       return
     }
     if (!hasSubmounts(hostPath)) {
-      steps.push({ op: 'mkdir', path: at(hostPath) }, viewOf(hostPath))
+      // An empty directory needs no overlay: a plain directory in the tmpfs root is the
+      // same empty, writable, throw-away view, and saves a mount (~0.4 ms) per sandbox.
+      const empty = !input.readonly && input.emptyDirs?.includes(hostPath) === true
+      steps.push({ op: 'mkdir', path: at(hostPath) }, ...(empty ? [] : [viewOf(hostPath)]))
       return
     }
     steps.push({ op: 'mkdir', path: at(hostPath) })
