@@ -109,6 +109,17 @@ describe('errors', () => {
     }
   })
 
+  it('doctor tells an unprivileged user without a delegated cgroup that limits are unavailable', () => {
+    const user = identities().find((who) => who.uid !== 0)
+    if (user === undefined) throw new Error('no unprivileged identity')
+    const run = cli(user, ['doctor'])
+    assert.equal(run.status, 1, run.stdout)
+    assert.match(run.stdout, /^MISSING cgroups: .*cannot be used/m)
+    assert.match(run.stdout, /error code: NSB_CGROUP_NOT_DELEGATED/)
+    assert.match(run.stdout, /NS_SANDBOX_CGROUP_PARENT/)
+    assert.match(run.stdout, /^ok\s+user namespaces:/m)
+  })
+
   it('refuses a scratch directory that others could tamper with', () => {
     const shared = tempDirFor(root, 'nsb-shared-scratch-')
     try {

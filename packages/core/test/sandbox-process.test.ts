@@ -60,6 +60,7 @@ for (const who of identities()) {
       assert.equal(sandboxSh(who, [], 'exit 7').status, 7)
       assert.equal(sandboxSh(who, [], 'kill -TERM $$').status, 128 + 15)
       assert.equal(sandboxSh(who, [], 'kill -KILL $$').status, 128 + 9)
+      assert.doesNotMatch(sandboxSh(who, [], 'kill -KILL $$').stderr, /Killed/, 'the init prints nothing of its own')
       const json = sandboxSh(who, ['--json'], 'kill -KILL $$')
       assert.deepEqual(pick(JSON.parse(json.stderr.trim().split('\n').pop() ?? '{}')), { code: null, signal: 'SIGKILL' })
       assert.equal(cli(who, ['run', '--', 'no-such-command-nsb']).status, 127)

@@ -136,13 +136,17 @@ export function checkProc (tools: LaunchTools): CheckResult {
 export function checkCgroups (): CheckResult {
   const environment = detectCgroups()
   const lines = environment.describe()
+  const unusable = environment.unusable()
+  const summary = `${environment.version === 'none' ? 'no usable cgroup hierarchy' : `cgroup v${environment.version}`}${lines.length > 0 ? ': ' + lines.join('; ') : ''}`
+  if (environment.version !== 'none' && unusable.length === 0) return { name: 'cgroups', ok: true, summary }
   return {
     name: 'cgroups',
-    ok: environment.version !== 'none',
-    summary: `${environment.version === 'none' ? 'no usable cgroup hierarchy' : `cgroup v${environment.version}`}${lines.length > 0 ? ': ' + lines.join('; ') : ''}`,
-    ...(environment.version === 'none'
-      ? { code: 'NSB_CGROUP_UNAVAILABLE' as const, fix: ['Limits (memory, pids, cpus) need cgroups; without them only limit-free sandboxes start.'] }
-      : {})
+    ok: false,
+    summary,
+    code: environment.version === 'none' ? 'NSB_CGROUP_UNAVAILABLE' : 'NSB_CGROUP_NOT_DELEGATED',
+    fix: ['Limits (memory, pids, cpus) need a cgroup this user may manage; limit-free sandboxes start without one.',
+      'v2: run under `systemd-run --user --scope -p Delegate=yes -- <cmd>` (with NS_SANDBOX_CGROUP_MOVE_SELF=1);',
+      'v1 or any: create a cgroup per controller, chown it to this user, and set NS_SANDBOX_CGROUP_PARENT=/<its path>.']
   }
 }
 

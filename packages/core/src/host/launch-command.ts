@@ -2,7 +2,7 @@
  * The launch chain as an argv (see DESIGN.md):
  *   setpriv --pdeathsig KILL          dies with the runner's thread that spawned it
  *   unshare --user ... --fork --kill-child   namespaces from a single-threaded process
- *   /bin/sh -c '"$@"; exit $?'        PID 1: waits in the foreground, reaps orphans
+ *   /bin/sh -c INIT_SCRIPT             PID 1: waits in the foreground, reaps orphans
  *   node [execArgv] bootstrap.cjs CONFIG    PID 2: mounts, pivot_root, drops privileges
  */
 import type { NetworkMode } from '../options/schema.js'
@@ -25,10 +25,13 @@ export interface LaunchSpec {
 /**
  * PID 1's script. A foreground command keeps the terminal's process group and stdin
  * (a background job would get /dev/null and ignore SIGINT); while dash waits for it,
- * it reaps every child, orphans included. The trailing `exit` stops dash from exec'ing
- * the command in place of itself.
+ * it reaps every child, orphans included. The command runs as an exec'd subshell (so it
+ * is PID 2) with the caller's stderr on fd 9, while the init's own stderr goes to
+ * /dev/null: dash would otherwise print "Killed" onto the test's output whenever the
+ * command dies by a signal. The trailing `exit` keeps the init alive until then.
  */
-export const INIT_SCRIPT = '"$@"; exit $?'
+const RUN_COMMAND = 'exec 9>&2 2>/dev/null; (exec "$@" 2>&9 9>&-)'
+export const INIT_SCRIPT = `${RUN_COMMAND}; exit $?`
 
 /**
  * PID 1's script when a report is asked for ($1: the status fd; never an environment
@@ -38,7 +41,7 @@ export const INIT_SCRIPT = '"$@"; exit $?'
  * the line protocol; without `tr` (a bare rootfs) the shell's own `read` gets the name.
  */
 export const REPORT_INIT_SCRIPT = [
-  'f=$1; shift; "$@"; s=$?',
+  `f=$1; shift; ${RUN_COMMAND}; s=$?`,
   '{ for p in /proc/[0-9]*; do p=${p#/proc/}; [ "$p" = 1 ] && continue',
   `printf '${INIT_REPORT_MARK}proc %s ' "$p"`,
   "tr '\\000\\n' '\\037\\036' < /proc/$p/cmdline || { read -r c < /proc/$p/comm && printf '[%s]' \"$c\"; }",

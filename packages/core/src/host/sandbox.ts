@@ -178,6 +178,9 @@ export class Sandbox extends EventEmitter {
       }
       child.on('close', finish)
       child.on('error', (error) => {
+        // Only a failed spawn ends the sandbox here; a failed send() on a closed IPC
+        // channel also emits 'error', and the real exit follows on 'close'.
+        if (child.pid !== undefined) return
         setupError = new SandboxError('NSB_UTIL_LINUX_MISSING', `cannot start the launcher: ${error.message}`)
         finish(null, null)
       })

@@ -238,6 +238,9 @@ export function hostVersion (host: CgroupHost): 1 | 2 | 'none' {
 }
 
 /** Human lines for `ns-sandbox doctor`. */
+/** Marks the lines of describeHost about a controller that cannot be used. */
+export const UNUSABLE = 'cannot be used:'
+
 export function describeHost (host: CgroupHost): string[] {
   const lines: string[] = []
   const version = hostVersion(host)
@@ -257,17 +260,17 @@ export function describeHost (host: CgroupHost): string[] {
   for (const name of CONTROLLERS) {
     const h = hierarchyFor(host, name)
     if (h === undefined) {
-      lines.push(`${name}: unavailable (no hierarchy has it mounted)`)
+      lines.push(`${name}: ${UNUSABLE} no hierarchy has it mounted`)
       continue
     }
     const where = h.version === 1 ? `v1 hierarchy at ${h.mountPoint}` : `v2 at ${h.mountPoint}`
     const parent = resolveParent(host, h, h.version === 2)
     if (!parent.ok) {
-      lines.push(`${name}: ${where}; cannot be used: ${parent.reason}`)
+      lines.push(`${name}: ${where}; ${UNUSABLE} ${parent.reason}`)
       continue
     }
     if (h.version === 2 && !availableV2Controllers(parent.dir).includes(name)) {
-      lines.push(`${name}: ${where}; not in ${parent.dir}/cgroup.controllers (not enabled or not delegated to this cgroup)`)
+      lines.push(`${name}: ${where}; ${UNUSABLE} not in ${parent.dir}/cgroup.controllers (not enabled or not delegated to this cgroup)`)
       continue
     }
     let note = ''

@@ -4,7 +4,7 @@
  * <parent> is NS_SANDBOX_CGROUP_PARENT when set, else this process's own cgroup (see detect.ts for the
  * environment variables).
  */
-import { describeHost, hostVersion, readCgroupHost } from './detect.js'
+import { describeHost, hostVersion, readCgroupHost, UNUSABLE } from './detect.js'
 import { isSandboxError } from '../../errors.js'
 import type { CgroupEnvironment } from './types.js'
 
@@ -16,9 +16,10 @@ export { removeStaleCgroups } from './stale.js'
 export function detectCgroups (): CgroupEnvironment {
   try {
     const host = readCgroupHost()
-    return { version: hostVersion(host), describe: () => describeHost(host) }
+    const lines = describeHost(host)
+    return { version: hostVersion(host), describe: () => lines, unusable: () => lines.filter((line) => line.includes(UNUSABLE)) }
   } catch (error) {
     const line = isSandboxError(error) ? error.describe() : `cgroups: cannot be inspected: ${String(error)}`
-    return { version: 'none', describe: () => [line] }
+    return { version: 'none', describe: () => [line], unusable: () => [line] }
   }
 }

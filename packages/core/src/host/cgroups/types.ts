@@ -32,4 +32,6 @@ export interface CgroupEnvironment {
   version: 1 | 2 | 'none'
   /** Human lines for `ns-sandbox doctor`. */
   describe(): string[]
+  /** Controllers (memory, pids, cpu) this process cannot use for sandbox limits, with why. */
+  unusable(): string[]
 }
