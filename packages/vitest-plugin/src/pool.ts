@@ -1,0 +1,33 @@
+/**
+ * The pool itself, a Vitest `PoolRunnerInitializer`: what the plugin puts in
+ * `test.pool`, and what a project can set on its own to get other sandbox options:
+ *
+ *   projects: [{ extends: true, test: { name: 'heavy', pool: sandboxPool({ memory: '2GiB' }) } }]
+ */
+import type { SandboxOptions } from '@ns-sandbox/core'
+import type { PoolRunnerInitializer } from 'vitest/node'
+import { splitOptions, validateOptions, type NsSandboxOptions } from './options.js'
+import { SandboxPoolWorker } from './pool-worker.js'
+
+export const POOL_NAME = 'ns-sandbox'
+
+export interface SandboxPool extends PoolRunnerInitializer {
+  /** Core's options every sandbox of this pool gets (validated). */
+  readonly sandboxOptions: SandboxOptions
+}
+
+export function sandboxPool (options: NsSandboxOptions = {}, where = 'sandboxPool()'): SandboxPool {
+  validateOptions(options, where)
+  const settings = { name: POOL_NAME, ...splitOptions(options) }
+  return {
+    name: POOL_NAME,
+    sandboxOptions: settings.sandbox,
+    createPoolWorker: (poolOptions) => new SandboxPoolWorker(poolOptions, settings)
+  }
+}
+
+export function isSandboxPool (value: unknown): value is SandboxPool {
+  if (typeof value !== 'object' || value === null) return false
+  const candidate = value as Partial<SandboxPool>
+  return candidate.name === POOL_NAME && typeof candidate.createPoolWorker === 'function' && typeof candidate.sandboxOptions === 'object'
+}

@@ -1,0 +1,127 @@
+/**
+ * The adapter's pure parts, without sandboxes: options, the exit mapping, the worker
+ * protocol helpers, shared snapshot directories, the pre-spawned sandbox pool.
+ *   node --import tsx --test packages/vitest-plugin/test/units.test.ts
+ */
+import assert from 'node:assert/strict'
+import { EventEmitter } from 'node:events'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { describe, test } from 'node:test'
+import type { Sandbox, SandboxResult } from '@ns-sandbox/core'
+import { splitOptions, validateOptions } from '../src/options.js'
+import { acquireDirectory } from '../src/snapshot-dirs.js'
+import { fromResult, fromStartFailure } from '../src/termination.js'
+import { WarmPool, type Warm } from '../src/warm-pool.js'
+import { filesOf, isResponse, requestType, toError } from '../src/worker-messages.js'
+
+describe('options', () => {
+  test('core options are validated with their names; the plugin adds prespawn', () => {
+    assert.throws(() => validateOptions({ memory: 'lots' }), /\[ns-sandbox\] nsSandbox\(\): .*option `memory`/)
+    assert.throws(() => validateOptions({ network: 'wifi' }), /option `network`/)
+    assert.throws(() => validateOptions({ colour: 'red' }), /unknown option `colour`/)
+    assert.throws(() => validateOptions({ prespawn: 'yes' }), /option `prespawn`: expected true or false/)
+    assert.throws(() => validateOptions({ writable: ['/no/such/dir/here'] }), /\/no\/such\/dir\/here does not exist/)
+    assert.throws(() => validateOptions('512MiB'), /expected an object/)
+    assert.equal(validateOptions({ memory: '512MiB', prespawn: false }).memoryBytes, 512 * 1024 * 1024)
+  })
+
+  test('prespawn is on by default, off when asked or when a timeout runs from the spawn', () => {
+    assert.deepEqual(splitOptions({ memory: '1GiB' }), { sandbox: { memory: '1GiB' }, prespawn: true })
+    assert.equal(splitOptions({ prespawn: false }).prespawn, false)
+    assert.equal(splitOptions({ timeout: '30s' }).prespawn, false)
+  })
+})
+
+describe('termination', () => {
+  const result = (extra: Partial<SandboxResult>): SandboxResult => ({ code: null, signal: 'SIGKILL', durationMs: 1, ...extra })
+
+  test('a crash is the worker\'s own exit', () => {
+    assert.deepEqual(fromResult(result({}), ['/a.test.ts']), { kind: 'exit', code: null, signal: 'SIGKILL' })
+    assert.deepEqual(fromResult(result({ code: 3, signal: null }), []), { kind: 'exit', code: 3, signal: null })
+  })
+
+  test('a limit is an error naming it and the file', () => {
+    const ended = fromResult(result({ reason: 'oom', message: 'memory limit 64 MiB exceeded (OOM kill)' }), ['/a.test.ts'])
+    assert.equal(ended.kind, 'error')
+    assert.equal(ended.kind === 'error' && ended.error.message,
+      '[ns-sandbox] memory limit 64 MiB exceeded (OOM kill): the sandbox of test file /a.test.ts was ended (worker exited with signal SIGKILL)')
+    assert.equal(ended.kind === 'error' && ended.limit, 'memory limit 64 MiB exceeded (OOM kill): the sandbox of this test file was ended')
+  })
+
+  test('a start failure carries the diagnosis', () => {
+    const failed = fromStartFailure(new Error('no unshare'), ['/a.test.ts', '/b.test.ts'])
+    assert.match(failed.kind === 'error' ? failed.error.message : '', /test files \/a\.test\.ts, \/b\.test\.ts could not start, so it was not run:\nno unshare/)
+  })
+})
+
+describe('worker messages', () => {
+  test('requests, responses, files, errors', () => {
+    assert.equal(requestType({ __vitest_worker_request__: true, type: 'run' }), 'run')
+    assert.equal(requestType({ t: 'q', m: 'fetch' }), undefined)
+    assert.ok(isResponse({ __vitest_worker_response__: true, type: 'started' }, 'started'))
+    assert.ok(!isResponse({ type: 'started' }, 'started'))
+    const run = { __vitest_worker_request__: true, type: 'run', context: { files: [{ filepath: '/x.test.ts' }] } }
+    assert.deepEqual(filesOf(run as never), ['/x.test.ts'])
+    assert.equal(toError({ message: 'boom', stack: 'Error: boom\n at x' }, 'pre: ').message, 'pre: boom')
+  })
+})
+
+describe('snapshot directories', () => {
+  test('created for the sandboxes that need it, removed by the last one if still empty', () => {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'nsb-units-'))
+    try {
+      const dir = path.join(base, 'deep', '__snapshots__')
+      const first = acquireDirectory(dir)
+      const second = acquireDirectory(dir)
+      assert.ok(fs.existsSync(dir))
+      first?.()
+      assert.ok(fs.existsSync(dir), 'still used by the second sandbox')
+      second?.()
+      assert.ok(!fs.existsSync(path.join(base, 'deep')), 'removed up to the directory mkdir created')
+
+      const kept = acquireDirectory(dir)
+      fs.writeFileSync(path.join(dir, 'a.snap'), 'x')
+      kept?.()
+      assert.ok(fs.existsSync(path.join(dir, 'a.snap')), 'a written snapshot stays')
+
+      const existing = acquireDirectory(dir)
+      existing?.()
+      assert.ok(fs.existsSync(dir), 'a directory that was there is never removed')
+    } finally {
+      fs.rmSync(base, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('pre-spawned sandboxes', () => {
+  function fakeWarm (writable: string[]): Warm & { destroyed: () => boolean } {
+    let end: (value: SandboxResult) => void = () => {}
+    let destroyed = false
+    const sandbox = Object.assign(new EventEmitter(), {
+      result: new Promise<SandboxResult>((resolve) => { end = resolve }),
+      destroy: () => { destroyed = true; end({ code: null, signal: 'SIGKILL', durationMs: 1 }) }
+    }) as unknown as Sandbox
+    return { sandbox, live: { writable, release: () => {} }, destroyed: () => destroyed }
+  }
+
+  test('taken only by a file whose live paths it covers, once; ended on close', async () => {
+    const pool = new WarmPool()
+    const warm = fakeWarm(['/p/tests/__snapshots__'])
+    pool.prepare('k', 1, async () => warm)
+    pool.prepare('k', 1, async () => { throw new Error('capacity 1: not called') })
+    assert.equal(await pool.take('other', []), undefined, 'another key')
+    assert.equal(await pool.take('k', ['/p/tests/inline.test.ts']), undefined, 'does not cover an inline snapshot file')
+    assert.equal(await pool.take('k', ['/p/tests/__snapshots__']), warm, 'covers')
+    assert.equal(await pool.take('k', []), undefined, 'taken once')
+
+    const idle = fakeWarm([])
+    pool.prepare('k', 1, async () => idle)
+    await new Promise((resolve) => setImmediate(resolve))
+    await pool.close()
+    assert.ok(idle.destroyed(), 'a waiting sandbox ends with Vitest')
+    assert.ok(!warm.destroyed(), 'a taken one is its worker\'s')
+    pool.prepare('k', 1, async () => { throw new Error('closed: not called') })
+  })
+})
