@@ -8,6 +8,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { SandboxErrorCode } from '../errors.js'
+import { removeTreeSync } from '../fs-util/remove-tree.js'
 import { detectCgroups } from '../host/cgroups/index.js'
 import { probeTools, type LaunchTools } from '../host/tools.js'
 
@@ -119,7 +120,7 @@ export function checkOverlay (tools: LaunchTools): CheckResult {
             'Workaround: `readonly: true` (read-only host view) or `scratchDir` on ext4/xfs/tmpfs.']
         }
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true })
+    removeTreeSync(dir) // overlayfs leaves work/work with mode 000
   }
 }
 
