@@ -41,11 +41,10 @@ function isEmptyDirectory (dir: string): boolean {
 }
 
 function pathKind (hostPath: string): 'dir' | 'file' | 'missing' {
-  try {
-    return fs.statSync(hostPath).isDirectory() ? 'dir' : 'file'
-  } catch {
-    return 'missing'
-  }
+  // Most masked credentials do not exist: no exception per missing path (~0.1 ms each).
+  const stat = fs.statSync(hostPath, { throwIfNoEntry: false })
+  if (stat === undefined) return 'missing'
+  return stat.isDirectory() ? 'dir' : 'file'
 }
 
 export interface PlanContext {
