@@ -19,6 +19,23 @@ function createFile (file: string): void {
   }
 }
 
+/**
+ * An overlay's top directory takes owner and mode from its upper layer, which the caller
+ * owns. So that /etc or /usr are not writable inside when they are not on the host, the
+ * upper directory gets the lower's mode, without write bits when the caller cannot
+ * write the lower one (checked while the bootstrap still holds the namespace's
+ * capabilities, which never apply to host inodes owned by unmapped users).
+ */
+function matchLowerPermissions (lower: string, upper: string): void {
+  let mode = fs.statSync(lower).mode & 0o7777
+  try {
+    fs.accessSync(lower, fs.constants.W_OK)
+  } catch {
+    mode &= ~0o222
+  }
+  fs.chmodSync(upper, mode)
+}
+
 function executeStep (step: MountStep): void {
   switch (step.op) {
     case 'mkdir':
@@ -36,6 +53,7 @@ function executeStep (step: MountStep): void {
       return
     case 'overlay':
       fs.mkdirSync(step.upper, { recursive: true })
+      matchLowerPermissions(step.lower, step.upper)
       fs.mkdirSync(step.work, { recursive: true })
       mount('overlay', step.target, 'overlay', 0,
         `lowerdir=${escapeOverlayPath(step.lower)},upperdir=${escapeOverlayPath(step.upper)},workdir=${escapeOverlayPath(step.work)},userxattr`)
