@@ -1,0 +1,117 @@
+/**
+ * Sandbox options for one test file, from three layers (later wins, `writable` and
+ * `bind` accumulate):
+ *
+ *   1. the runner's options: `runner: ['jest-environment-ns-sandbox/runner', {...}]` (Jest >= 30.4.1)
+ *   2. the project's `testEnvironmentOptions.sandbox`
+ *   3. the file's docblock `@jest-environment-options {"sandbox": {...}}`
+ *
+ * Keys are core's sandbox options plus `isolation`. Each layer is validated on its
+ * own by core, so an error names the layer it came from.
+ */
+import type { Core } from './core'
+import type { Isolation } from './protocol'
+
+type SandboxOptions = import('@ns-sandbox/core').SandboxOptions
+type ResolvedOptions = import('@ns-sandbox/core').ResolvedOptions
+
+export const ISOLATIONS: readonly Isolation[] = ['file', 'worker']
+const ACCUMULATE = new Set(['writable', 'bind'])
+
+export interface OptionLayer {
+  /** Where the layer came from, for error messages. */
+  where: string
+  value: unknown
+}
+
+export interface FileOptions {
+  isolation: Isolation
+  sandbox: SandboxOptions
+  resolved: ResolvedOptions
+}
+
+export class OptionsError extends Error {
+  constructor (message: string) {
+    super(`jest-environment-ns-sandbox: ${message}`)
+    this.name = 'OptionsError'
+    // A configuration mistake: where in our code it was noticed does not help.
+    this.stack = `${this.name}: ${this.message}`
+  }
+}
+
+function isPlainObject (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) &&
+    (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null)
+}
+
+function describe (error: unknown): string {
+  if (typeof error === 'object' && error !== null && 'describe' in error && typeof error.describe === 'function') {
+    return String((error as { describe: () => string }).describe())
+  }
+  return error instanceof Error ? error.message : String(error)
+}
+
+function checkLayer (core: Core, layer: OptionLayer): Record<string, unknown> {
+  if (layer.value === undefined || layer.value === null) return {}
+  if (!isPlainObject(layer.value)) throw new OptionsError(`${layer.where}: expected an object of sandbox options, got ${JSON.stringify(layer.value)}`)
+  const { isolation, ...sandbox } = layer.value
+  const problems: string[] = []
+  if (isolation !== undefined && !ISOLATIONS.includes(isolation as Isolation)) {
+    problems.push(`option \`isolation\`: expected 'file' (one sandbox per test file) or 'worker' (one sandbox per runner lane), got ${JSON.stringify(isolation)}`)
+  }
+  try {
+    core.resolveOptions(sandbox as SandboxOptions)
+  } catch (error) {
+    const extra = /unknown option/.test(describe(error)) ? ' (this runner adds: isolation)' : ''
+    problems.push(`${describe(error)}${extra}`)
+  }
+  if (problems.length > 0) throw new OptionsError(`${layer.where}: ${problems.join('; ')}`)
+  return layer.value
+}
+
+export function mergeLayers (core: Core, layers: readonly OptionLayer[]): FileOptions {
+  const merged: Record<string, unknown> = {}
+  for (const layer of layers) {
+    for (const [key, value] of Object.entries(checkLayer(core, layer))) {
+      merged[key] = ACCUMULATE.has(key) && Array.isArray(merged[key]) && Array.isArray(value)
+        ? [...(merged[key] as unknown[]), ...value]
+        : value
+    }
+  }
+  const { isolation = 'file', ...sandbox } = merged
+  if (isolation === 'worker' && sandbox.timeout !== undefined) {
+    throw new OptionsError(`${layers.map((l) => l.where).join(' + ')}: option \`timeout\` needs isolation 'file': ` +
+      "with isolation 'worker' one sandbox runs many files, so a per-sandbox wall-clock limit would not be per file (use Jest's testTimeout, or isolation 'file')")
+  }
+  let resolved: ResolvedOptions
+  try {
+    resolved = core.resolveOptions(sandbox as SandboxOptions)
+  } catch (error) {
+    throw new OptionsError(`${layers.map((l) => l.where).join(' + ')}: ${describe(error)}`)
+  }
+  return { isolation: isolation as Isolation, sandbox: sandbox as SandboxOptions, resolved }
+}
+
+/** Docblock `@jest-environment-options` as Jest reads it (JSON), then its `sandbox` key. */
+export function docblockLayer (raw: string | string[] | undefined, testPath: string): OptionLayer | undefined {
+  if (raw === undefined) return undefined
+  const where = `@jest-environment-options of ${testPath}`
+  if (Array.isArray(raw)) throw new OptionsError(`${where}: give the docblock pragma once`)
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(raw)
+  } catch (error) {
+    throw new OptionsError(`${where}: not valid JSON (${(error as Error).message})`)
+  }
+  if (!isPlainObject(parsed)) return undefined
+  return { where: `${where}, key "sandbox"`, value: parsed.sandbox }
+}
+
+/** Project layer: `testEnvironmentOptions.sandbox`. */
+export function projectLayer (testEnvironmentOptions: Record<string, unknown> | undefined, project: string): OptionLayer {
+  return { where: `testEnvironmentOptions.sandbox of project ${project}`, value: testEnvironmentOptions?.sandbox }
+}
+
+export function runnerLayer (runnerOptions: unknown): OptionLayer {
+  return { where: 'the runner options (runner: [path, options])', value: runnerOptions }
+}

@@ -1,0 +1,187 @@
+/**
+ * End to end, the other ways to configure jest-environment-ns-sandbox (Jest 30 unless
+ * said otherwise), each on its own copy of fixtures/jest-app:
+ *
+ * - the stock runner and environment on the same files: the collisions and leftovers
+ *   the sandbox prevents (cleaned up afterwards, also on failure);
+ * - the environment without the runner (Jest 30 and 29): every file refused, no test
+ *   code run, nothing left behind;
+ * - the runner without the preset: only files with `@jest-environment ns-sandbox` go
+ *   into a sandbox;
+ * - isolation 'worker' on two lanes; invalid options; --listTests and --shard;
+ * - watch mode: an interrupt (a key press during a run) kills the running sandbox.
+ *
+ *   cd /work/main && node --import tsx --test test/jest-*.test.ts
+ */
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import path from 'node:path'
+import { after, describe, test } from 'node:test'
+import { rootIdentity } from './helpers/identity.js'
+import {
+  JEST29, JEST30, cleanUpHost, copyFixture, fixtureEnv, leftovers, markedProcesses, messageOf, runJest, statusOf,
+  type FixtureCopy
+} from './helpers/jest-fixture.js'
+
+const root = rootIdentity()
+const copies: FixtureCopy[] = []
+after(() => { for (const copy of copies) copy.remove() })
+
+async function fixtureCopy (extra?: Record<string, string>): Promise<FixtureCopy> {
+  const copy = await copyFixture(undefined, extra)
+  copies.push(copy)
+  return copy
+}
+
+const NOT_SANDBOXED = /this test file is not running inside a sandbox, so none of its code was run[\s\S]*preset: 'jest-environment-ns-sandbox'/
+
+describe('without the sandbox', () => {
+  test('the stock runner on the same files: collisions on the host, leftovers after it', async () => {
+    const jest = JEST30()
+    const fixture = await fixtureCopy()
+    try {
+      const run = await runJest({ jest, fixture, identity: root, mode: 'stock', args: ['--ci', '--forceExit'] })
+      const ports = ['app/port-a.test.js', 'app/port-b.test.js'].map((file) => statusOf(run, file)).sort()
+      assert.deepEqual(ports, ['failed', 'passed'], 'one of the two files cannot have the port')
+      const portFailure = ['app/port-a.test.js', 'app/port-b.test.js'].find((file) => statusOf(run, file) === 'failed') ?? ''
+      assert.match(messageOf(run, portFailure), /EADDRINUSE/)
+      const claims = ['app/tmp-a.test.js', 'app/tmp-b.test.js'].map((file) => statusOf(run, file)).sort()
+      assert.deepEqual(claims, ['failed', 'passed'], 'the second file finds the first one\'s claim in /tmp')
+      assert.equal(statusOf(run, 'app/identity.test.js'), 'failed')
+      assert.match(messageOf(run, 'app/identity.test.js'), /ns-sandbox/)
+      const left = leftovers(fixture, root.home)
+      for (const expected of [`/tmp/${fixture.marker}`, path.join(root.home, '.config', fixture.marker), `/etc/${fixture.marker}.conf`]) {
+        assert.ok(left.includes(expected), `${expected} should be left on the host; found ${left.join(', ')}`)
+      }
+      assert.ok(markedProcesses(fixture.marker).length > 0, 'the detached process should outlive the stock run')
+    } finally {
+      cleanUpHost(fixture, root.home)
+    }
+    assert.deepEqual(leftovers(fixture, root.home), [])
+  })
+
+  for (const version of [JEST30, JEST29]) {
+    test(`the environment without the runner (${version().name}): every file refused, nothing run`, async () => {
+      const jest = version()
+      const fixture = await fixtureCopy()
+      const run = await runJest({ jest, fixture, identity: root, mode: 'env-only', args: ['--ci', '--selectProjects', 'app'] })
+      assert.equal(run.files.size, 11)
+      for (const [file, result] of run.files) {
+        assert.equal(result.status, 'failed', file)
+        assert.match(messageOf(run, file), NOT_SANDBOXED, file)
+        assert.equal(result.tests.length, 0, `${file}: no test may run`)
+      }
+      assert.deepEqual(leftovers(fixture, root.home), [])
+    })
+  }
+})
+
+describe('the runner in other configurations', () => {
+  test('runner without the preset: only files with a `@jest-environment ns-sandbox` docblock are sandboxed', async () => {
+    const fixture = await fixtureCopy()
+    const run = await runJest({ jest: JEST30(), fixture, identity: root, mode: 'docblock', args: ['--ci', '--selectProjects', 'app', '--testPathPatterns', 'identity|plain'] })
+    // identity.test.js asserts PID 2 and the sandbox's host name; plain.test.js that it has no sandbox.
+    assert.equal(statusOf(run, 'app/identity.test.js'), 'passed', messageOf(run, 'app/identity.test.js'))
+    assert.equal(statusOf(run, 'app/plain.test.js'), 'passed', messageOf(run, 'app/plain.test.js'))
+  })
+
+  test('isolation \'worker\' on two lanes, cold transform cache: files share a lane\'s sandbox, the host stays unchanged', async () => {
+    const fixture = await fixtureCopy()
+    const files = ['identity', 'plain', 'home-config', 'etc', 'detached', 'typed', 'subject']
+    const run = await runJest({
+      jest: JEST30(),
+      fixture,
+      identity: root,
+      env: { NSB_JEST_ISOLATION: 'worker' },
+      // A cold cache: both lanes' sandboxes (each PID 2) write the same transform-cache entries at once.
+      args: ['--ci=false', '-w', '2', `--cacheDirectory=${path.join(fixture.dir, '.jest-cache')}`, '--selectProjects', 'app', '--testPathPatterns', files.join('|')]
+    })
+    assert.equal(run.json.numTotalTestSuites, 6)
+    for (const [file, result] of run.files) assert.equal(result.status, 'passed', `${file}: ${messageOf(run, file)}`)
+    assert.deepEqual(leftovers(fixture, root.home), [])
+  })
+
+  test('invalid options fail the run with a message that names them and where they came from', async () => {
+    const fixture = await fixtureCopy({
+      'bad-project.config.cjs': [
+        "const base = require('./jest.config.cjs')",
+        "module.exports = { projects: [{ ...base.projects[0], testEnvironmentOptions: { sandbox: { isolation: 'wrker', memroy: '1G' } } }] }"
+      ].join('\n'),
+      // Jest >= 30.4.1 passes `runner: [path, options]` to the runner.
+      'bad-runner.config.cjs': [
+        "const base = require('./jest.config.cjs')",
+        "module.exports = { projects: [{ ...base.projects[0], runner: [require.resolve('jest-environment-ns-sandbox/runner'), { cpus: 0 }] }] }"
+      ].join('\n')
+    })
+    const outputOf = async (config: string): Promise<string> => {
+      const run = await runJest({ jest: JEST30(), fixture, identity: root, args: ['--ci', '-c', config, '--testPathPatterns', 'plain'] })
+        .catch((error: Error) => error)
+      return run instanceof Error ? run.message : run.output
+    }
+    assert.match(await outputOf('bad-project.config.cjs'),
+      /testEnvironmentOptions\.sandbox of project "app".*option `isolation`: expected 'file'.*unknown option `memroy`/)
+    assert.match(await outputOf('bad-runner.config.cjs'), /the runner options \(runner: \[path, options\]\): NSB_INVALID_OPTION: option `cpus`/)
+    assert.deepEqual(leftovers(fixture, root.home), [])
+  })
+
+  test('--listTests lists without sandboxes; --shard runs its share in them, with side-effect reports', async () => {
+    const fixture = await fixtureCopy()
+    const list = spawn(process.execPath, [JEST30().bin, '--listTests'], { cwd: fixture.dir, env: fixtureEnv({ jest: JEST30(), fixture, identity: root }) })
+    let listed = ''
+    list.stdout.on('data', (chunk: Buffer) => { listed += chunk.toString() })
+    await new Promise((resolve) => { list.on('close', resolve) })
+    assert.equal(listed.trim().split('\n').filter((line) => line.includes(fixture.dir)).length, 15)
+
+    // With core's side-effect report on: each file's report comes with its console output.
+    const run = await runJest({ jest: JEST30(), fixture, identity: root, env: { NSB_JEST_REPORT: '1' }, args: ['--ci', '--selectProjects', 'app', '--shard=2/4'] })
+    assert.ok(run.files.size >= 2 && run.files.size <= 3, `a quarter of 11 files, got ${run.files.size}`)
+    for (const [file, result] of run.files) {
+      if (file !== 'app/snapshot.test.js') assert.equal(result.status, 'passed', `${file}: ${messageOf(run, file)}`)
+    }
+    assert.equal(run.output.match(/ns-sandbox report: \d+ files? changed/g)?.length, run.files.size, run.output)
+    assert.deepEqual(leftovers(fixture, root.home), [])
+  })
+
+  test('watch mode: an interrupt kills the running sandbox', async () => {
+    const fixture = await fixtureCopy({
+      'app/slow.test.js': [
+        "import { test } from '@jest/globals'",
+        "import { spawn } from 'node:child_process'",
+        "import { MARKER } from './helpers'",
+        "test('slow', async () => {",
+        "  spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', `${MARKER}-detached`], { stdio: 'ignore' })",
+        '  await new Promise((resolve) => setTimeout(resolve, 60_000))',
+        '}, 90_000)'
+      ].join('\n')
+    })
+    // Jest reads key presses only from a terminal: `script` gives it one.
+    const command = `${process.execPath} ${JEST30().bin} --watchAll --selectProjects app --testPathPatterns slow`
+    const watch = spawn('script', ['-qfec', command, '/dev/null'], {
+      cwd: fixture.dir, env: { ...fixtureEnv({ jest: JEST30(), fixture, identity: root }), TERM: 'dumb' }, stdio: ['pipe', 'pipe', 'pipe']
+    })
+    let output = ''
+    watch.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+    const closed = new Promise((resolve) => { watch.on('close', resolve) })
+    try {
+      let first: number | undefined
+      for (let i = 0; i < 240 && first === undefined; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 250))
+        first = markedProcesses(fixture.marker)[0]
+      }
+      assert.ok(first !== undefined, `the slow file never started:\n${output}`)
+      watch.stdin.write('a')
+      let gone = false
+      for (let i = 0; i < 40 && !gone; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 250))
+        gone = !markedProcesses(fixture.marker).includes(first)
+      }
+      assert.ok(gone, `the interrupted file's sandbox (and its process ${first}) should be gone:\n${output}`)
+      assert.match(output, /Test run was interrupted/)
+    } finally {
+      watch.stdin.write('q')
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 5000))])
+      watch.kill('SIGKILL')
+      cleanUpHost(fixture, root.home)
+    }
+  })
+})
