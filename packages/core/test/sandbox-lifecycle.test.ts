@@ -1,6 +1,6 @@
 /** Nothing outlives a sandbox, even when its runner is killed with SIGKILL; errors are the documented ones. */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { describe, it } from 'node:test'
@@ -24,10 +24,11 @@ for (const who of identities()) {
   describe(`lifecycle as ${who.name}`, () => {
     it('leaves no process, cgroup, mount or scratch behind when the runner is SIGKILLed', async () => {
       const work = tempDirFor(who, 'nsb-runner-')
+      let env: { vars: NodeJS.ProcessEnv, cleanup: () => void } | undefined
       try {
         fs.writeFileSync(path.join(work.dir, 'runner.mjs'), RUNNER)
         const seconds = String(60_000 + (process.pid % 10_000) + who.uid)
-        const env = who.uid === 0 ? { vars: {}, cleanup: () => {} } : delegatedParent(who)
+        env = who.uid === 0 ? { vars: {}, cleanup: () => {} } : delegatedParent(who)
         const { file, args } = who.wrap(process.execPath, [path.join(work.dir, 'runner.mjs'), seconds])
         const runner = spawn(file, args, { cwd: work.dir, env: { ...who.env, ...env.vars }, stdio: ['ignore', 'pipe', 'inherit'] })
         let out = ''
@@ -44,8 +45,8 @@ for (const who of identities()) {
           sandboxCgroups(`ns-sandbox-${who.uid}-run-${runnerPid}-`).length === 0 && !scratchLeft(), 2_000)
         assert.ok(Date.now() - killedAt <= 2_000)
         assert.deepEqual(mountsMentioning('ns-sandbox'), [])
-        env.cleanup()
       } finally {
+        env?.cleanup()
         work.remove()
       }
     })
@@ -63,7 +64,14 @@ function delegatedParent (who: { uid: number, gid: number }): { vars: NodeJS.Pro
   const dir = path.join('/sys/fs/cgroup/memory', name)
   fs.mkdirSync(dir, { recursive: true })
   for (const entry of ['', ...fs.readdirSync(dir)]) fs.chownSync(path.join(dir, entry), who.uid, who.gid)
-  return { vars: { NS_SANDBOX_CGROUP_PARENT: `/${name}` }, cleanup: () => { try { fs.rmdirSync(dir) } catch { /* retried by the next run */ } } }
+  const cleanup = (): void => {
+    // The reaper may still be removing the run's cgroup below it: retry for up to 5 s.
+    for (let attempt = 0; attempt < 100 && fs.existsSync(dir); attempt++) {
+      try { fs.rmdirSync(dir) } catch { spawnSync('sleep', ['0.05']) }
+    }
+    assert.equal(fs.existsSync(dir), false, `${dir} could not be removed`)
+  }
+  return { vars: { NS_SANDBOX_CGROUP_PARENT: `/${name}` }, cleanup }
 }
 
 describe('errors', () => {
