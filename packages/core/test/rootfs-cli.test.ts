@@ -7,7 +7,7 @@ import { Writable } from 'node:stream'
 import { createProgressBar, runRootfsCommand } from '../src/cli/rootfs-command.js'
 import { formatByteSize } from '../src/options/units.js'
 import { writeTar } from '../../../fixtures/rootfs/tar-builder.js'
-import { createWorkspace } from '../../../fixtures/rootfs/workspace.js'
+import { withWorkspace as withFreshWorkspace } from '../../../fixtures/rootfs/workspace.js'
 import type { Workspace } from '../../../fixtures/rootfs/workspace.js'
 
 class Capture extends Writable {
@@ -32,14 +32,7 @@ async function cli (...argv: string[]): Promise<{ code: number, stdout: string, 
   return { code, stdout: stdout.text, stderr: stderr.text }
 }
 
-async function withWorkspace (run: (ws: Workspace) => Promise<void>): Promise<void> {
-  const ws = await createWorkspace('nsb-rootfs-cli-')
-  try {
-    await run(ws)
-  } finally {
-    await ws.cleanup()
-  }
-}
+const withWorkspace = (run: (ws: Workspace) => Promise<void>): Promise<void> => withFreshWorkspace('nsb-rootfs-cli-', run)
 
 async function archive (ws: Workspace, name: string, marker: string): Promise<string> {
   const file = ws.file(name)

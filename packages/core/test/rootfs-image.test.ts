@@ -4,7 +4,6 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { SandboxError } from '../src/errors.js'
 import type { SandboxErrorCode } from '../src/errors.js'
 import { importRootfs } from '../src/rootfs/index.js'
 import type { RootfsImportOptions } from '../src/rootfs/index.js'
@@ -12,7 +11,8 @@ import { dockerSaveFiles, hostOciArch, ociLayoutFiles, writeImageArchive } from 
 import type { ImageFiles } from '../../../fixtures/rootfs/build-image.js'
 import { buildTar, gzip } from '../../../fixtures/rootfs/tar-builder.js'
 import type { TarEntrySpec } from '../../../fixtures/rootfs/tar-builder.js'
-import { createWorkspace } from '../../../fixtures/rootfs/workspace.js'
+import { isCode } from './helpers/errors.js'
+import { withWorkspace as withFreshWorkspace } from '../../../fixtures/rootfs/workspace.js'
 import type { Workspace } from '../../../fixtures/rootfs/workspace.js'
 
 const LAYER_1: TarEntrySpec[] = [
@@ -50,23 +50,8 @@ const LAYER_2: TarEntrySpec[] = [
   { name: 'etc/app/c.conf', content: 'c' }
 ]
 
-async function withWorkspace (run: (ws: Workspace) => Promise<void>): Promise<void> {
-  const ws = await createWorkspace('nsb-rootfs-image-')
-  try {
-    await run(ws)
-  } finally {
-    await ws.cleanup()
-  }
-}
+const withWorkspace = (run: (ws: Workspace) => Promise<void>): Promise<void> => withFreshWorkspace('nsb-rootfs-image-', run)
 
-function isCode (code: SandboxErrorCode, message?: RegExp): (error: unknown) => boolean {
-  return (error) => {
-    assert.ok(error instanceof SandboxError, `expected a SandboxError, got ${String(error)}`)
-    assert.equal(error.code, code, error.message)
-    if (message !== undefined) assert.match(error.message, message)
-    return true
-  }
-}
 
 async function expectRefused (ws: Workspace, image: ImageFiles, code: SandboxErrorCode, message?: RegExp, options: RootfsImportOptions = {}): Promise<void> {
   const archive = ws.file(`refused-${Math.random().toString(36).slice(2)}.tar`)

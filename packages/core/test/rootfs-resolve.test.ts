@@ -6,17 +6,10 @@ import path from 'node:path'
 import { SandboxError } from '../src/errors.js'
 import { importRootfs, listRootfs, removeRootfs, resolveRootfs } from '../src/rootfs/index.js'
 import { writeTar } from '../../../fixtures/rootfs/tar-builder.js'
-import { createWorkspace } from '../../../fixtures/rootfs/workspace.js'
+import { withWorkspace as withFreshWorkspace } from '../../../fixtures/rootfs/workspace.js'
 import type { Workspace } from '../../../fixtures/rootfs/workspace.js'
 
-async function withWorkspace (run: (ws: Workspace) => Promise<void>): Promise<void> {
-  const ws = await createWorkspace('nsb-rootfs-resolve-')
-  try {
-    await run(ws)
-  } finally {
-    await ws.cleanup()
-  }
-}
+const withWorkspace = (run: (ws: Workspace) => Promise<void>): Promise<void> => withFreshWorkspace('nsb-rootfs-resolve-', run)
 
 function notFound (message: RegExp): (error: unknown) => boolean {
   return (error) => {

@@ -9,34 +9,19 @@ import { existsSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import zlib from 'node:zlib'
-import { SandboxError } from '../src/errors.js'
 import type { SandboxErrorCode } from '../src/errors.js'
 import { importRootfs, listRootfs, removeRootfs } from '../src/rootfs/index.js'
 import type { RootfsImportOptions } from '../src/rootfs/index.js'
 import { buildTar, gzip, writeTar, FIXED_MTIME } from '../../../fixtures/rootfs/tar-builder.js'
 import type { TarEntrySpec } from '../../../fixtures/rootfs/tar-builder.js'
-import { createWorkspace } from '../../../fixtures/rootfs/workspace.js'
+import { isCode } from './helpers/errors.js'
+import { withWorkspace as withFreshWorkspace } from '../../../fixtures/rootfs/workspace.js'
 import type { Workspace } from '../../../fixtures/rootfs/workspace.js'
 
 const isRoot = process.getuid?.() === 0
 
-async function withWorkspace (run: (ws: Workspace) => Promise<void>): Promise<void> {
-  const ws = await createWorkspace()
-  try {
-    await run(ws)
-  } finally {
-    await ws.cleanup()
-  }
-}
+const withWorkspace = (run: (ws: Workspace) => Promise<void>): Promise<void> => withFreshWorkspace('nsb-rootfs-', run)
 
-function isCode (code: SandboxErrorCode, message?: RegExp): (error: unknown) => boolean {
-  return (error) => {
-    assert.ok(error instanceof SandboxError, `expected a SandboxError, got ${String(error)}`)
-    assert.equal(error.code, code, error.message)
-    if (message !== undefined) assert.match(error.message, message)
-    return true
-  }
-}
 
 /** Imports `archive` expecting `code`; proves nothing changed outside the cache and nothing is left in it. */
 async function expectRefused (ws: Workspace, archive: string, code: SandboxErrorCode, message?: RegExp, options: RootfsImportOptions = {}): Promise<void> {

@@ -1,6 +1,6 @@
 /** Small synchronous file helpers for cgroupfs (kernfs files are tiny and never block). */
 import { accessSync, closeSync, constants, openSync, readFileSync, readdirSync, writeSync } from 'node:fs'
-import { parsePidList, parseProcStatState } from './formats.js'
+import { parsePidList, parsePidsEvents, parseProcStatState } from './formats.js'
 
 export function errnoOf (error: unknown): string | undefined {
   if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string') return error.code
@@ -116,4 +116,10 @@ export function pidAlive (pid: number): boolean {
   } catch (error) {
     return errnoOf(error) === 'EPERM'
   }
+}
+
+/** How often the pids limit refused a fork (`pids.events` `max`, the same file in v1 and v2). */
+export function readPidsLimitHits (dir: string): number | undefined {
+  const events = readQuietly(`${dir}/pids.events`)
+  return events === undefined ? undefined : parsePidsEvents(events)
 }

@@ -1,7 +1,7 @@
 /** cgroup v1: one hierarchy per controller (or co-mounted group); files per cgroup-v1/*.rst. */
 import type { Controller } from './detect.js'
-import { CPU_PERIOD_US, cpuQuotaMicros, parseOomControl, parsePidsEvents, parseSingleValue } from './formats.js'
-import { exists, readQuietly, writeCgroupFile } from './io.js'
+import { CPU_PERIOD_US, cpuQuotaMicros, parseOomControl, parseSingleValue } from './formats.js'
+import { exists, readPidsLimitHits, readQuietly, writeCgroupFile } from './io.js'
 import { writeOrThrow } from './messages.js'
 import type { CgroupLimits, CgroupUsage } from './types.js'
 
@@ -53,8 +53,8 @@ export function readV1Usage (dir: string, controllers: readonly Controller[]): P
     if (typeof peak === 'number') usage.memoryPeakBytes = peak
   }
   if (controllers.includes('pids')) {
-    const events = readQuietly(`${dir}/pids.events`)
-    if (events !== undefined) usage.pidsLimitHits = parsePidsEvents(events)
+    const hits = readPidsLimitHits(dir)
+    if (hits !== undefined) usage.pidsLimitHits = hits
   }
   return usage
 }

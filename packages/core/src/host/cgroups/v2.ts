@@ -3,8 +3,8 @@ import { mkdirSync } from 'node:fs'
 import { SandboxError } from '../../errors.js'
 import { availableV2Controllers } from './detect.js'
 import type { CgroupHost, Controller } from './detect.js'
-import { formatCpuMax, hostLeafName, parseControllerList, parseMemoryEvents, parsePidList, parsePidsEvents, parseSingleValue } from './formats.js'
-import { errnoOf, exists, readQuietly, writeCgroupFile } from './io.js'
+import { formatCpuMax, hostLeafName, parseControllerList, parseMemoryEvents, parsePidList, parseSingleValue } from './formats.js'
+import { errnoOf, exists, readPidsLimitHits, readQuietly, writeCgroupFile } from './io.js'
 import { controllerMissing, writeError, writeOrThrow } from './messages.js'
 import type { CgroupLimits, CgroupUsage } from './types.js'
 
@@ -109,8 +109,8 @@ export function readV2Usage (dir: string, controllers: readonly Controller[]): P
     if (typeof peak === 'number') usage.memoryPeakBytes = peak
   }
   if (controllers.includes('pids')) {
-    const events = readQuietly(`${dir}/pids.events`)
-    if (events !== undefined) usage.pidsLimitHits = parsePidsEvents(events)
+    const hits = readPidsLimitHits(dir)
+    if (hits !== undefined) usage.pidsLimitHits = hits
   }
   return usage
 }
