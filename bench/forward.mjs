@@ -1,6 +1,6 @@
 // Port forwarding cost: a host echo service reached directly (plain Node on the host)
-// and through `forward` from a sandbox, both for a command (relay process) and for a
-// Node entry (relay in the test's process). Per mode, one run: 50 round trips of 1 MiB
+// and through `forward` from a sandbox, for a command and for a Node entry (both relayed
+// by this process, which accepts on the sandbox's listening socket). Per mode, one run: 50 round trips of 1 MiB
 // each way on one connection, and 100 connects each followed by a 1-byte echo; medians.
 // Not part of the tests.
 import { spawn } from 'node:child_process'
@@ -90,11 +90,17 @@ async function sandboxed (options) {
   return figures
 }
 
-const results = {
-  direct: await stdoutOf(spawn(process.execPath, [client, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] })),
-  forwardCommand: await sandboxed({ command: process.execPath, args: [client, String(port)] }),
-  forwardEntry: await sandboxed({ entry: client, args: [String(port)] })
+// Three interleaved rounds, so that a burst of load elsewhere hits every mode alike; per figure, the median round.
+const ROUNDS = 3
+const rounds = { direct: [], forwardCommand: [], forwardEntry: [] }
+for (let i = 0; i < ROUNDS; i++) {
+  rounds.direct.push(await stdoutOf(spawn(process.execPath, [client, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] })))
+  rounds.forwardCommand.push(await sandboxed({ command: process.execPath, args: [client, String(port)] }))
+  rounds.forwardEntry.push(await sandboxed({ entry: client, args: [String(port)] }))
 }
+const medianOf = (values) => { const s = [...values].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2 }
+const results = Object.fromEntries(Object.entries(rounds).map(([mode, runs]) =>
+  [mode, Object.fromEntries(Object.keys(runs[0]).map((key) => [key, medianOf(runs.map((run) => run[key]))]))]))
 service.kill()
 fs.rmSync(work, { recursive: true, force: true })
 
@@ -104,17 +110,19 @@ const report = {
   // the hops compete for CPU: say how much there was
   cpus: os.cpus().length,
   loadAverage: os.loadavg()[0],
+  rounds: ROUNDS,
   roundTrips: ROUND_TRIPS,
   connects: CONNECTS,
   results,
+  rawRounds: rounds,
   throughputVsDirect: {
     forwardCommand: results.forwardCommand.mibPerSecondEachWay / results.direct.mibPerSecondEachWay,
     forwardEntry: results.forwardEntry.mibPerSecondEachWay / results.direct.mibPerSecondEachWay
   }
 }
-console.log(`ns-sandbox forward benchmark (Node ${process.version}, ${report.cpus} CPUs, load ${round(report.loadAverage)}; medians of ${ROUND_TRIPS} 1 MiB echo round trips and ${CONNECTS} connects)`)
+console.log(`ns-sandbox forward benchmark (Node ${process.version}, ${report.cpus} CPUs, load ${round(report.loadAverage)}; median round of ${ROUNDS}, each the median of ${ROUND_TRIPS} 1 MiB echo round trips and ${CONNECTS} connects)`)
 console.log('  mode                         MiB/s each way   vs direct   connect ms   connect+echo ms')
-for (const [name, label] of [['direct', 'direct host loopback'], ['forwardCommand', 'forward, command (relay proc)'], ['forwardEntry', 'forward, Node entry (in-proc)']]) {
+for (const [name, label] of [['direct', 'direct host loopback'], ['forwardCommand', 'forward, from a command'], ['forwardEntry', 'forward, from a Node entry']]) {
   const r = results[name]
   const ratio = name === 'direct' ? '' : `${round(100 * report.throughputVsDirect[name], 0)}%`
   console.log(`  ${label.padEnd(29)}${String(round(r.mibPerSecondEachWay, 0)).padStart(14)}${ratio.padStart(12)}${String(round(r.connectMs, 3)).padStart(13)}${String(round(r.connectAndEchoMs, 3)).padStart(18)}`)

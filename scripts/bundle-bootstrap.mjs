@@ -5,8 +5,6 @@ import { build } from 'esbuild'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-// The second bundle is the relay process of `forward` for commands: it reaches the
-// sandbox as source on stdin (`node -`), so it is minified and has no dependencies.
 const core = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../packages/core')
 const common = { bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'warning' }
 await build({
@@ -14,10 +12,4 @@ await build({
   entryPoints: [path.join(core, 'src/inside/bootstrap.ts')],
   outfile: path.join(core, 'dist/inside/bootstrap.cjs'),
   external: ['koffi']
-})
-await build({
-  ...common,
-  entryPoints: [path.join(core, 'src/forward/relay-main.ts')],
-  outfile: path.join(core, 'dist/inside/relay.cjs'),
-  minify: true
 })

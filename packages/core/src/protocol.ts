@@ -7,6 +7,7 @@
 import type { SandboxErrorCode } from './errors.js'
 import type { MountStep } from './plan/mount-plan.js'
 import type { NetworkMode } from './options/schema.js'
+import type { ForwardSpec } from './forward/spec.js'
 
 export type Handover =
   /** execve a command (resolved in the sandbox's PATH); it becomes PID 2. */
@@ -29,13 +30,11 @@ export interface BootstrapConfig {
   /** cgroup.procs files to write "0" into before anything else. */
   cgroupProcs: string[]
   handover: Handover
-  /** Port forwards: listen on host:port inside, relay each connection to the unix socket `socket`. */
-  forwards?: RelayTarget[]
-  /** The relay bundle (read before pivot_root) run as its own process for a command; a Node entry relays in-process. */
-  relayPath?: string
+  /** Port forwards: listen on host:port inside and pass the sockets to the host over the IPC channel. */
+  forwards?: ForwardSpec[]
+  /** The IPC channel is the caller's too (`ipc: true`); otherwise it exists for the forwards alone and is closed after. */
+  keepChannel?: boolean
 }
-
-export interface RelayTarget { host: string, port: number, socket: string }
 
 export type StatusMessage =
   /** Namespaces entered; host pids let the host signal the command directly. */

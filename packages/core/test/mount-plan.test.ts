@@ -169,16 +169,6 @@ describe('buildMountPlan (host view)', () => {
     assert.equal(hostPathOfLayer(layerId('/var/tmp')), '/var/tmp')
   })
 
-  it('binds the forward socket directory read-only at /run/ns-sandbox, after /run', () => {
-    const plan = buildMountPlan(input({ forwardDir: '/scratch/1/forward' }))
-    const run = plan.findIndex((s) => s.op === 'tmpfs' && s.target === '/scratch/1/root/run')
-    const mkdir = plan.findIndex((s) => s.op === 'mkdir' && s.path === '/scratch/1/root/run/ns-sandbox')
-    const bind = plan.findIndex((s) => s.op === 'bind' && s.source === '/scratch/1/forward')
-    assert.ok(run >= 0 && mkdir > run && bind === mkdir + 1)
-    assert.deepEqual(plan[bind], { op: 'bind', source: '/scratch/1/forward', target: '/scratch/1/root/run/ns-sandbox', readonly: true })
-    assert.ok(!buildMountPlan(input()).some((s) => 'target' in s && s.target.endsWith('/run/ns-sandbox')))
-  })
-
   it('maps layer ids back to host paths', () => {
     for (const p of ['/usr', '/mnt/tools/python', '/home/a b/c%d']) assert.equal(hostPathOfLayer(layerId(p)), p)
   })

@@ -42,7 +42,7 @@ export class SandboxChild {
   private constructor (readonly sandbox: Sandbox, private readonly label: string) {
     const child = sandbox.child
     void sandbox.ready.then(() => { trace('ready', { file: label }) }, () => {})
-    child.on('message', (wire: unknown) => { this.onMessage(decode<ChildMessage>(wire)) })
+    sandbox.on('message', (wire: unknown) => { this.onMessage(decode<ChildMessage>(wire)) })
     this.pipe(child.stdout, process.stdout, false)
     this.pipe(child.stderr, process.stderr, true)
     this.ended = sandbox.result.then(

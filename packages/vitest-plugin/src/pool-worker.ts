@@ -126,7 +126,7 @@ export class SandboxPoolWorker implements PoolWorker {
     if (!this.stopping) this.launcher.prepareNext() // overlaps this file's start and run
     this.sandbox = sandbox
     this.pipeOutput(sandbox)
-    sandbox.child.on('message', (message: unknown) => this.onWorkerMessage(message))
+    sandbox.on('message', (message: unknown) => this.onWorkerMessage(message))
     sandbox.ready.then(() => { watch.record.readyMs = watch.lap() }, () => {})
     this.ended = sandbox.result.then(
       (result) => {

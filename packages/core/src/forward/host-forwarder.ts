@@ -1,67 +1,65 @@
 /**
- * The host's end of `forward`: a unix socket per forward in the sandbox's scratch (bound
- * into the sandbox at FORWARD_MOUNT: sockets cross network namespaces through the
- * filesystem). Each connection on it is joined to the host service at host:port; one
- * FORWARD_ACK byte first tells the relay inside that the service accepted.
+ * The host's end of `forward`: the sandbox passes its listening sockets over the IPC
+ * channel (pass-listeners.ts); the host accepts on them and joins each connection to the
+ * service at host:port of its own loopback. A service that refuses resets the client at
+ * once, as close to a refusal as TCP allows once the connection was accepted.
  */
-import { once } from 'node:events'
 import net from 'node:net'
-import path from 'node:path'
-import { SandboxError } from '../errors.js'
-import { FORWARD_ACK, forwardSocketName, type ForwardSpec } from './spec.js'
 import { joinSockets } from './join.js'
-
-/** sun_path holds 108 bytes with the terminating NUL. */
-const MAX_SOCKET_PATH = 107
+import { forwardIndexOf, type ForwardSpec } from './spec.js'
 
 export class HostForwarder {
+  private readonly servers: net.Server[] = []
   private readonly sockets = new Set<net.Socket>()
+  private closed = false
 
-  private constructor (private readonly servers: net.Server[]) {}
+  constructor (private readonly specs: readonly ForwardSpec[]) {}
 
-  /** Listen on `<dir>/<host>_<port>` for each forward; resolves once every socket exists. */
-  static async start (dir: string, specs: readonly ForwardSpec[]): Promise<HostForwarder> {
-    const forwarder = new HostForwarder([])
-    try {
-      for (const spec of specs) {
-        const socketPath = path.join(dir, forwardSocketName(spec))
-        if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
-          throw new SandboxError('NSB_FORWARD_FAILED', `option \`forward\`: the socket path ${socketPath} is longer than ${MAX_SOCKET_PATH} bytes`,
-            { details: ['Set `scratchDir` (CLI: --scratch-dir) to a shorter directory.'] })
-        }
-        const server = net.createServer({ allowHalfOpen: true }, (inner) => { forwarder.connect(inner, spec) })
-        forwarder.servers.push(server)
-        server.listen(socketPath)
-        await Promise.race([once(server, 'listening'), once(server, 'error').then(([error]) => { throw error })])
-        server.unref()
-      }
-    } catch (error) {
-      forwarder.close()
-      if (error instanceof SandboxError) throw error
-      throw new SandboxError('NSB_FORWARD_FAILED', `option \`forward\`: cannot listen in ${dir}: ${(error as Error).message}`, { cause: error })
-    }
-    return forwarder
+  /** Takes an IPC message that carries a forward's listening socket; false for any other message. */
+  adopt (message: unknown, handle: unknown): boolean {
+    const index = forwardIndexOf(message)
+    if (index === undefined) return false
+    const spec = this.specs[index]
+    if (spec === undefined || !(handle instanceof net.Server)) return true
+    if (this.closed) { handle.close(); return true }
+    handle.on('connection', (inner: net.Socket) => { this.connect(inner, spec) })
+    handle.unref()
+    this.servers.push(handle)
+    return true
   }
 
   private connect (inner: net.Socket, spec: ForwardSpec): void {
+    if (this.closed) { inner.destroy(); return }
+    // The received server was made without options: keep half-closes (Duplex.allowHalfOpen) and send small writes at once.
+    inner.allowHalfOpen = true
+    inner.setNoDelay(true)
     const outer = net.connect({ host: spec.host, port: spec.port, allowHalfOpen: true, noDelay: true })
     for (const socket of [inner, outer]) {
       this.sockets.add(socket)
       socket.once('close', () => this.sockets.delete(socket))
     }
-    // Until the service accepts, the relay's bytes wait in `outer`'s write queue.
+    let connected = false
+    outer.once('connect', () => { connected = true })
+    // Until the service accepts, the client's bytes wait in `outer`'s write queue.
     inner.pipe(outer)
-    outer.once('connect', () => {
-      inner.write(Buffer.of(FORWARD_ACK))
-      outer.pipe(inner)
-    })
-    joinSockets(inner, outer)
+    outer.pipe(inner)
+    joinSockets(inner, outer, (failed) => { if (failed === outer && !connected) reset(inner) })
   }
 
-  /** Stop listening (libuv unlinks the sockets) and cut every forwarded connection. */
+  /** Stop accepting (the sandbox's listening sockets close with it) and cut every forwarded connection. */
   close (): void {
+    this.closed = true
     for (const server of this.servers) server.close()
     for (const socket of this.sockets) socket.destroy()
     this.sockets.clear()
+  }
+}
+
+function reset (client: net.Socket): void {
+  if (client.destroyed) return
+  try {
+    client.resetAndDestroy()
+  } catch {
+    client.destroy()
   }
 }

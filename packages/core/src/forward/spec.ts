@@ -11,14 +11,6 @@ export interface ForwardSpec {
   port: number
 }
 
-/** Directory inside the sandbox holding one unix socket per forward (bound read-only from scratch). */
-export const FORWARD_MOUNT = '/run/ns-sandbox'
-
-/** Socket name of a forward, in the host's scratch and in FORWARD_MOUNT. */
-export function forwardSocketName (spec: ForwardSpec): string {
-  return `${spec.host}_${spec.port}`
-}
-
 function isLoopback (host: string): boolean {
   return (net.isIPv4(host) && host.startsWith('127.')) || host === '::1'
 }
@@ -45,8 +37,16 @@ export function parseForward (value: unknown): ForwardSpec | string {
   return { host, port }
 }
 
-/** The relay process (for a command's forwards) carries this argument: `ps`, pgrep and the report know it by it. */
-export const RELAY_MARK = 'ns-sandbox-relay'
+/** The IPC message that carries a forward's listening socket from the sandbox to the host. */
+const FORWARD_KEY = 'nsSandboxForward'
 
-/** Sent by the host once the host service accepted a forwarded connection. */
-export const FORWARD_ACK = 0x01
+export function forwardMessage (index: number): Record<string, number> {
+  return { [FORWARD_KEY]: index }
+}
+
+/** The forward's index if `message` carries a listening socket, else undefined. */
+export function forwardIndexOf (message: unknown): number | undefined {
+  if (typeof message !== 'object' || message === null) return undefined
+  const index = (message as Record<string, unknown>)[FORWARD_KEY]
+  return typeof index === 'number' ? index : undefined
+}

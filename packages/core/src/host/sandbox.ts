@@ -11,7 +11,6 @@ import { fileURLToPath } from 'node:url'
 import { SandboxError } from '../errors.js'
 import { koffiAddonPath } from '../ffi/addon-path.js'
 import { HostForwarder } from '../forward/host-forwarder.js'
-import { FORWARD_MOUNT, forwardSocketName } from '../forward/spec.js'
 import { resolveOptions, type ResolvedOptions, type SandboxOptions } from '../options/schema.js'
 import { buildMountPlan, PlanError, type MountStep } from '../plan/mount-plan.js'
 import { SETUP_FAILED_STATUS, type BootstrapConfig, type Handover, type StatusMessage } from '../protocol.js'
@@ -70,7 +69,6 @@ export interface SandboxExtras {
 }
 
 const bootstrapPath = fileURLToPath(new URL('../inside/bootstrap.cjs', import.meta.url))
-const relayPath = fileURLToPath(new URL('../inside/relay.cjs', import.meta.url))
 const live = new Set<Sandbox>()
 let lastCapability: number | undefined
 let exitHookInstalled = false
@@ -89,6 +87,7 @@ function installExitHook (scratchBase: string): void {
   })
 }
 
+/** A started sandbox. With `ipc`, it emits 'message' (message, handle) for what the sandboxed entry sends. */
 export class Sandbox extends EventEmitter {
   readonly child: ChildProcess
   readonly options: ResolvedOptions
@@ -137,6 +136,12 @@ export class Sandbox extends EventEmitter {
     })
 
     const initLines = extras.report === undefined ? undefined : tapInitLines(statusStream)
+    if (child.channel != null) {
+      // Forwards' listening sockets stay with the host; every other message is the caller's.
+      child.on('message', (message: Serializable, handle: unknown) => {
+        if (extras.forwarder?.adopt(message, handle) !== true) this.emit('message', message, handle)
+      })
+    }
 
     const timer = options.timeoutMs === undefined
       ? undefined
@@ -258,11 +263,16 @@ function handoverOf (options: SpawnSandboxOptions): Handover {
   return { kind: 'exec', command: options.command ?? '', args: options.args ?? [] }
 }
 
-function stdioOf (options: SpawnSandboxOptions): StdioOptions {
+/** An IPC channel when the caller asks for one, and for forwards: it carries their listening sockets out. */
+function hasChannel (options: SpawnSandboxOptions, resolved: ResolvedOptions): boolean {
+  return options.ipc === true || resolved.forwards.length > 0
+}
+
+function stdioOf (options: SpawnSandboxOptions, channel: boolean): StdioOptions {
   const base = options.stdio === undefined || typeof options.stdio === 'string'
     ? [options.stdio ?? 'inherit', options.stdio ?? 'inherit', options.stdio ?? 'inherit']
     : [...options.stdio]
-  return [...base, ...(options.ipc === true ? ['ipc'] : []), 'pipe'] as StdioOptions
+  return [...base, ...(channel ? ['ipc'] : []), 'pipe'] as StdioOptions
 }
 
 const SANDBOX_KEYS = ['root', 'hostname', 'network', 'rootfs', 'readonly', 'bind', 'writable', 'mask', 'memory', 'pids',
@@ -292,7 +302,6 @@ interface PreparedRun extends PreparedSandbox {
   scratch: SandboxScratch
   cgroup: SandboxCgroup
   report: ReportContext | undefined
-  forwardDir: string | undefined
 }
 
 async function prepare (options: SpawnSandboxOptions, scratch: (resolved: ResolvedOptions) => SandboxScratch,
@@ -306,15 +315,12 @@ async function prepare (options: SpawnSandboxOptions, scratch: (resolved: Resolv
   // What the process needs to see even where a fresh tmpfs or a root filesystem hides the
   // host: its cwd and, for a Node entry, the entry and the Node binary (child processes).
   // A command is looked up in the sandbox's own filesystem.
-  // A command's forwards are relayed by a Node process: the binary must be in view too.
-  const keep = [cwd, ...(handover.kind === 'node' ? [handover.entry, nodePath] : resolved.forwards.length > 0 ? [nodePath] : [])]
+  const keep = [cwd, ...(handover.kind === 'node' ? [handover.entry, nodePath] : [])]
   const sandboxScratch = scratch(resolved)
   const freshDir = resolved.report ? path.join(sandboxScratch.dir, 'fresh') : undefined
-  const forwardDir = resolved.forwards.length > 0 ? path.join(sandboxScratch.dir, 'forward') : undefined
   let cgroup: SandboxCgroup | undefined
   try {
     cgroup = cgroupFor(resolved)
-    if (forwardDir !== undefined) fs.mkdirSync(forwardDir, { mode: 0o700 })
     const plan = buildMountPlan({
       ...gatherPlanInput(resolved, {
         rootDir: sandboxScratch.rootDir,
@@ -323,10 +329,9 @@ async function prepare (options: SpawnSandboxOptions, scratch: (resolved: Resolv
         keep,
         exclude: [resolved.scratchDir, ...(rootfsDir === undefined ? [] : [rootfsDir])]
       }),
-      freshDir,
-      forwardDir
+      freshDir
     })
-    const statusFd = options.ipc === true ? 4 : 3
+    const statusFd = hasChannel(options, resolved) ? 4 : 3
     const config: BootstrapConfig = {
       statusFd,
       koffiAddon: koffiAddonPath(),
@@ -342,8 +347,8 @@ async function prepare (options: SpawnSandboxOptions, scratch: (resolved: Resolv
       ...(resolved.forwards.length === 0
         ? {}
         : {
-            forwards: resolved.forwards.map((spec) => ({ ...spec, socket: path.posix.join(FORWARD_MOUNT, forwardSocketName(spec)) })),
-            relayPath
+            forwards: resolved.forwards,
+            keepChannel: options.ipc === true
           })
     }
     const launch = buildLaunchCommand(tools, {
@@ -372,7 +377,7 @@ async function prepare (options: SpawnSandboxOptions, scratch: (resolved: Resolv
           forwards: resolved.forwards,
           network: resolved.network
         }
-    return { options: resolved, plan, config, launch, scratch: sandboxScratch, cgroup, report, forwardDir }
+    return { options: resolved, plan, config, launch, scratch: sandboxScratch, cgroup, report }
   } catch (error) {
     if (cgroup !== undefined) await safelyAsync(() => (cgroup as SandboxCgroup).remove())
     safely(() => removeSandboxScratch(sandboxScratch))
@@ -408,20 +413,11 @@ export async function spawnSandbox (options: SpawnSandboxOptions): Promise<Sandb
     identityNoted = true
     process.emitWarning(prepared.launch.identityNote, { code: 'NSB_IDENTITY_ROOT' })
   }
-  let forwarder: HostForwarder | undefined
-  if (prepared.forwardDir !== undefined) {
-    try {
-      forwarder = await HostForwarder.start(prepared.forwardDir, prepared.options.forwards)
-    } catch (error) {
-      await safelyAsync(() => prepared.cgroup.remove())
-      safely(() => removeSandboxScratch(prepared.scratch))
-      throw error
-    }
-  }
+  const forwarder = prepared.options.forwards.length > 0 ? new HostForwarder(prepared.options.forwards) : undefined
   const child = spawn(prepared.launch.file, prepared.launch.args, {
     cwd: prepared.config.cwd,
     env: options.env ?? process.env,
-    stdio: stdioOf(options),
+    stdio: stdioOf(options, hasChannel(options, prepared.options)),
     serialization: options.serialization ?? 'json'
   })
   const sandbox = new Sandbox(child, prepared.options, prepared.scratch, prepared.cgroup, prepared.config.statusFd,

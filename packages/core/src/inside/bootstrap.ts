@@ -11,8 +11,7 @@
 import fs from 'node:fs'
 import { SandboxError } from '../errors.js'
 import { loadLibc, setInheritable } from '../ffi/libc.js'
-import { startInProcessRelays } from '../forward/relay.js'
-import { startRelayProcess } from '../forward/relay-process.js'
+import { passListenersToHost } from '../forward/pass-listeners.js'
 import { SETUP_FAILED_STATUS, type BootstrapConfig } from '../protocol.js'
 import { joinCgroups } from './cgroup-join.js'
 import { execCommand, runNodeEntry } from './handover.js'
@@ -43,8 +42,6 @@ function phase (name: string): void {
 }
 
 const forwards = config.forwards ?? []
-/** The relay process's code, read while the host's files are still in view. */
-let relaySource: string | undefined
 
 function setUp (): void {
   loadLibc(config.koffiAddon)
@@ -55,7 +52,6 @@ function setUp (): void {
   phase('cgroups')
   executeMountPlan(config.plan)
   phase('mounts')
-  if (forwards.length > 0 && config.handover.kind === 'exec') relaySource = fs.readFileSync(config.relayPath ?? '', 'utf8')
   enterRoot(config.rootDir, config.cwd)
   setUpHostAndNetwork(config.hostname, config.network)
   dropPrivileges(config.keepCapabilities, config.lastCapability)
@@ -70,17 +66,12 @@ function fail (error: unknown): never {
   process.exit(SETUP_FAILED_STATUS)
 }
 
-/** After privileges are dropped: the test may connect from its first instruction. */
+/** After privileges are dropped: the host accepts on the sockets before the test's first instruction. */
 async function startForwards (): Promise<void> {
   try {
-    if (relaySource !== undefined) await startRelayProcess(forwards, relaySource)
-    else await startInProcessRelays(forwards)
+    await passListenersToHost(forwards, { keepChannel: config.keepChannel === true })
   } catch (error) {
-    throw new SandboxError('NSB_FORWARD_FAILED', `option \`forward\`: cannot relay inside the sandbox: ${(error as Error).message}`, {
-      details: relaySource === undefined
-        ? []
-        : [`A command's forwards are relayed by Node (${process.execPath}) inside the sandbox: it must run in the sandbox's filesystem (a root filesystem needs its libraries).`]
-    })
+    throw new SandboxError('NSB_FORWARD_FAILED', `option \`forward\`: cannot listen inside the sandbox: ${(error as Error).message}`)
   }
   phase('forwards')
 }

@@ -9,7 +9,6 @@
  * read-only; then keep-paths, binds, live (writable) paths and masks.
  */
 import path from 'node:path'
-import { FORWARD_MOUNT } from '../forward/spec.js'
 import { isSameOrBelow, type MountInfoEntry } from './mountinfo.js'
 
 export type EntryKind = 'dir' | 'file' | 'symlink' | 'other'
@@ -61,8 +60,6 @@ export interface PlanInput {
    * directories `<freshDir>/<layerId>` (read by the host afterwards) instead of tmpfs mounts.
    */
   freshDir?: string
-  /** For port forwarding: the host directory of unix sockets, bound read-only at FORWARD_MOUNT. */
-  forwardDir?: string
 }
 
 /** Top-level host directories replaced by fresh filesystems. */
@@ -174,9 +171,6 @@ export function buildMountPlan (input: PlanInput): MountStep[] {
   )
   steps.push({ op: 'mkdir', path: at('/sys') }, { op: 'sysfs', target: at('/sys'), fresh: input.ownNetwork })
   steps.push(...freshArea('/tmp'), ...freshArea('/run'))
-  if (input.forwardDir !== undefined) {
-    steps.push({ op: 'mkdir', path: at(FORWARD_MOUNT) }, { op: 'bind', source: input.forwardDir, target: at(FORWARD_MOUNT), readonly: true })
-  }
   const hasVar = input.rootfsDir !== undefined || (input.listings['/'] ?? []).some((e) => e.name === 'var' && e.kind === 'dir')
   if (hasVar) steps.push(...freshArea('/var/tmp'))
 

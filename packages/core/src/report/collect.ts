@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { KillReason } from '../host/exit-status.js'
-import { RELAY_MARK, type ForwardSpec } from '../forward/spec.js'
+import type { ForwardSpec } from '../forward/spec.js'
 import type { NetworkMode } from '../options/schema.js'
 import { FRESH_AREAS, hostPathOfLayer, layerId, type MountStep } from '../plan/mount-plan.js'
 import { areaClassifier } from './areas.js'
@@ -86,7 +86,7 @@ export async function collectReport (context: ReportContext, facts: RunFacts): P
   }
   return {
     files: await fileChanges(context),
-    processes: dump.processes.filter((p) => !p.argv.includes(RELAY_MARK)),
+    processes: dump.processes,
     ports,
     ...(facts.memoryPeakBytes === undefined ? {} : { memoryPeakBytes: facts.memoryPeakBytes }),
     ...(facts.reason === undefined ? {} : { limitHit: facts.reason }),
