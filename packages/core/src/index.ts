@@ -16,6 +16,12 @@ export type {
   SideEffectReport, FileChange, ChangeKind, ReportArea, EntryType, LeftoverProcess, ListeningSocket
 } from './report/types.js'
 export { formatReport } from './report/summary.js'
+export {
+  RUN_REPORT_FILE, RUN_REPORT_VERSION, checkRunReportOption, strongerRunReportOption, buildRunReport, formatRunSummary,
+  formatRunReportLine, countChanges, severity,
+  type RunReportOption, type RunReportEntry, type RunReportDocument, type RunReportSandbox, type RunReportCounts, type RunSummaryLimits
+} from './report/run-summary.js'
+export { emitRunReport, type EmitRunReportInput } from './report/run-output.js'
 export type { ForwardSpec } from './forward/spec.js'
 export { runAllChecks, type CheckResult } from './doctor/checks.js'
 export { diagnoseLaunchFailure } from './host/diagnose.js'

@@ -2,15 +2,15 @@
 import { formatByteSize } from '../options/units.js'
 import type { FileChange, ReportArea, SideEffectReport } from './types.js'
 
-const AREA_LABELS: Record<ReportArea, string> = { home: '$HOME', project: 'project', etc: '/etc', tmp: '/tmp', other: 'other' }
+export const AREA_LABELS: Record<ReportArea, string> = { home: '$HOME', project: 'project', etc: '/etc', tmp: '/tmp', other: 'other' }
 const LIMITS = { oom: 'memory limit hit (OOM kill)', pids: 'pids limit hit', timeout: 'timed out' } as const
-const AREA_ORDER: readonly ReportArea[] = ['project', 'home', 'etc', 'tmp', 'other']
+export const AREA_ORDER: readonly ReportArea[] = ['project', 'home', 'etc', 'tmp', 'other']
 
-function plural (count: number, word: string, words = `${word}s`): string {
+export function plural (count: number, word: string, words = `${word}s`): string {
   return `${count} ${count === 1 ? word : words}`
 }
 
-function describeFile (change: FileChange): string {
+export function describeFile (change: FileChange): string {
   const suffix = change.type === 'dir' ? '/' : change.type === 'symlink' ? ' (symlink)' : ''
   const entries = change.entries === undefined ? '' : ` (${plural(change.entries, 'entry', 'entries')})`
   return `${change.path}${suffix}${entries}`
