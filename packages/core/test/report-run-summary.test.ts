@@ -144,13 +144,15 @@ describe('the run summary', () => {
     }
     const text = formatRunSummary(buildRunReport({ tool: 'jest', root: ROOT, entries: [lane] }), 'f.json')
     assert.match(text, /^ns-sandbox report: 4 test files in 1 sandbox;/)
-    assert.match(text, /^ {2}one sandbox for 4 test files: a\.test\.js, b\.test\.js, c\.test\.js, \.\.\.: 1 path outside \/tmp, OOM kill$/m)
+    assert.match(text, /^ {2}a\.test\.js, b\.test\.js, c\.test\.js \+ 1 more \(one sandbox\): 1 path outside \/tmp, OOM kill$/m)
     assert.match(text, /^ {2}note: 1 sandbox with notes, e\.g\. .*: processes and ports unknown/m)
   })
 
   it('\'json\': one line with the count and the file', () => {
     assert.equal(formatRunReportLine(document, '/x/ns-sandbox-report.json'),
       'ns-sandbox report: 5 test files, 3 wrote outside /tmp or left processes or ports: /x/ns-sandbox-report.json\n')
+    const lane = buildRunReport({ tool: 'jest', root: ROOT, entries: [{ ...DETACHED, testFiles: [`${ROOT}/a.test.js`, `${ROOT}/b.test.js`] }] })
+    assert.equal(formatRunReportLine(lane, 'f.json'), 'ns-sandbox report: 2 test files in 1 sandbox, 1 wrote outside /tmp or left processes or ports: f.json\n')
   })
 })
 

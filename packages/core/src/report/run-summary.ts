@@ -127,8 +127,8 @@ function label (sandbox: RunReportSandbox): string {
   const project = sandbox.project === undefined ? '' : ` [${sandbox.project}]`
   const files = sandbox.testFiles
   if (files.length === 1) return `${files[0]}${project}`
-  const shown = files.slice(0, 3).join(', ')
-  return `one sandbox for ${files.length} test files${project}: ${shown}${files.length > 3 ? ', ...' : ''}`
+  const more = files.length > 3 ? ` + ${files.length - 3} more` : ''
+  return `${files.slice(0, 3).join(', ')}${more} (one sandbox)${project}`
 }
 
 function countsText (sandbox: RunReportSandbox): string {
@@ -153,15 +153,19 @@ function examples (report: SideEffectReport, max: number): string[] {
   return [...lines.slice(0, max - 1), `... and ${lines.length - max + 1} more`]
 }
 
+/** `3 test files`, or `3 test files in 1 sandbox` when sandboxes ran several. */
+function scopeOf ({ totals }: RunReportDocument): string {
+  const files = plural(totals.testFiles, 'test file')
+  return totals.sandboxes === totals.testFiles ? files : `${files} in ${plural(totals.sandboxes, 'sandbox', 'sandboxes')}`
+}
+
 /** The terminal summary: the sandboxes with side effects outside /tmp, worst first, a few examples each. */
 export function formatRunSummary (document: RunReportDocument, file: string, limits: RunSummaryLimits = {}): string {
   const maxSandboxes = limits.maxSandboxes ?? 10
   const maxExamples = limits.maxExamples ?? 4
   const { totals } = document
   const worst = document.sandboxes.filter((s) => severity(s.counts) > 0)
-  const scope = totals.sandboxes === totals.testFiles
-    ? plural(totals.testFiles, 'test file')
-    : `${plural(totals.testFiles, 'test file')} in ${plural(totals.sandboxes, 'sandbox', 'sandboxes')}`
+  const scope = scopeOf(document)
   const lines = [worst.length === 0
     ? `ns-sandbox report: ${scope}, no writes outside /tmp, no processes or ports left`
     : `ns-sandbox report: ${scope}; ${totals.wroteOutsideTmp} wrote outside /tmp, ` +
@@ -180,5 +184,5 @@ export function formatRunSummary (document: RunReportDocument, file: string, lim
 /** `report: 'json'`: one line saying where the file is. */
 export function formatRunReportLine (document: RunReportDocument, file: string): string {
   const worst = document.sandboxes.filter((s) => severity(s.counts) > 0).length
-  return `ns-sandbox report: ${plural(document.totals.testFiles, 'test file')}, ${worst} wrote outside /tmp or left processes or ports: ${file}\n`
+  return `ns-sandbox report: ${scopeOf(document)}, ${worst} wrote outside /tmp or left processes or ports: ${file}\n`
 }
