@@ -4,7 +4,7 @@
  * runs, the pre-spawned sandbox for the project's next file.
  */
 import path from 'node:path'
-import { spawnSandbox, type Sandbox, type SandboxOptions, type SpawnSandboxOptions } from '@ns-sandbox/core'
+import { spawnSandbox, type RunReportOption, type Sandbox, type SandboxOptions, type SpawnSandboxOptions } from '@ns-sandbox/core'
 import type { PoolOptions } from 'vitest/node'
 import { acquireLivePaths, type LivePaths } from './live-paths.js'
 import { warmPoolOf, type Warm } from './warm-pool.js'
@@ -14,6 +14,8 @@ export interface PoolSettings {
   sandbox: SandboxOptions
   /** Start the next file's sandbox while this one runs (warm-pool.ts). */
   prespawn: boolean
+  /** The run report (run-report.ts); core's `report` in `sandbox` collects each sandbox's part. */
+  report: RunReportOption
 }
 
 export interface Opened {

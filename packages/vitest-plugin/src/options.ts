@@ -5,20 +5,36 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { resolveOptions, SandboxError, type ResolvedOptions, type SandboxOptions } from '@ns-sandbox/core'
+import {
+  checkRunReportOption, resolveOptions, SandboxError, type ResolvedOptions, type RunReportOption, type SandboxOptions
+} from '@ns-sandbox/core'
 
-export interface NsSandboxOptions extends SandboxOptions {
+export interface NsSandboxOptions extends Omit<SandboxOptions, 'report'> {
   /**
    * Start the next file's sandbox while the current file runs (default: true; off
    * when `timeout` is set, since a sandbox's wall clock starts when it is spawned).
    */
   prespawn?: boolean
+  /**
+   * After each run, `true` prints what the test files changed outside /tmp and left
+   * running (worst first) and writes ns-sandbox-report.json in Vitest's root; `'json'`
+   * only writes the file. Off by default.
+   */
+  report?: RunReportOption
 }
 
-/** The plugin's own options apart from core's. */
-export function splitOptions (options: NsSandboxOptions): { sandbox: SandboxOptions, prespawn: boolean } {
-  const { prespawn, ...sandbox } = options
-  return { sandbox, prespawn: prespawn !== false && sandbox.timeout === undefined }
+export interface SplitOptions {
+  /** Core's options for every sandbox (`report` as core's boolean). */
+  sandbox: SandboxOptions
+  prespawn: boolean
+  report: RunReportOption
+}
+
+/** The plugin's own options apart from core's (validated before). */
+export function splitOptions (options: NsSandboxOptions): SplitOptions {
+  const { prespawn, report = false, ...rest } = options
+  const sandbox: SandboxOptions = report === false ? rest : { ...rest, report: true }
+  return { sandbox, prespawn: prespawn !== false && sandbox.timeout === undefined, report }
 }
 
 export class NsSandboxConfigError extends Error {
@@ -39,17 +55,27 @@ export function validateOptions (options: unknown, where = 'nsSandbox()'): Resol
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new NsSandboxConfigError(`${where}: expected an object of sandbox options, got ${JSON.stringify(options)}`)
   }
-  const { prespawn, ...sandbox } = options as NsSandboxOptions
+  const { prespawn, report, ...sandbox } = options as NsSandboxOptions
   if (prespawn !== undefined && typeof prespawn !== 'boolean') {
     throw new NsSandboxConfigError(`${where}: option \`prespawn\`: expected true or false`)
   }
+  const describe = (error: unknown): string => error instanceof SandboxError ? error.describe() : String(error)
+  // `report` is the plugin's (true | 'json'); core only needs to know whether to collect one.
+  let reportProblem: unknown
+  let collect = false
+  try {
+    collect = checkRunReportOption(report) !== false
+  } catch (error) {
+    reportProblem = error
+  }
   let resolved: ResolvedOptions
   try {
-    resolved = resolveOptions(sandbox)
+    resolved = resolveOptions({ ...sandbox, report: collect })
   } catch (error) {
-    const text = error instanceof SandboxError ? error.describe() : String(error)
+    const text = [reportProblem, error].filter((e) => e !== undefined).map(describe).join('; ')
     throw new NsSandboxConfigError(`${where}: ${text}`, { cause: error })
   }
+  if (reportProblem !== undefined) throw new NsSandboxConfigError(`${where}: ${describe(reportProblem)}`, { cause: reportProblem })
   for (const live of sandbox.writable ?? []) {
     if (!fs.existsSync(expandHome(live))) {
       throw new NsSandboxConfigError(`${where}: option \`writable\`: ${live} does not exist on the host (live paths are bind mounts; create it first)`)

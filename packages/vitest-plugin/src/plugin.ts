@@ -6,13 +6,14 @@
  * - `configureVitest` runs for every project: it refuses a project whose files would
  *   run outside a sandbox, and waits for the preflight sandbox (started by `config`)
  *   to prove that this machine can make the project's sandboxes, before any test
- *   file is scheduled.
+ *   file is scheduled. A project with `report` gets the run report's reporter added.
  */
 import type {} from 'vitest/config' // its declaration adds `configureVitest` to Vite's Plugin type
-import type { TestProject, Vite } from 'vitest/node'
+import type { TestProject, Vite, Vitest } from 'vitest/node'
 import { NsSandboxConfigError, type NsSandboxOptions } from './options.js'
 import { isSandboxPool, sandboxPool } from './pool.js'
 import { assertCanSandbox, startProbe } from './preflight.js'
+import { attachRunReport } from './run-report.js'
 
 interface TestConfigWithPool { pool?: unknown }
 
@@ -20,7 +21,7 @@ function projectLabel (project: TestProject): string {
   return project.name === '' ? 'the root project' : `project "${project.name}"`
 }
 
-async function checkProject (project: TestProject): Promise<void> {
+async function checkProject (project: TestProject, vitest: Vitest): Promise<void> {
   const config = project.config as TestProject['config'] & { poolRunner?: unknown }
   if (config.browser?.enabled === true) return // runs in a browser, not in a Node worker
   const pool = config.poolRunner
@@ -32,6 +33,7 @@ async function checkProject (project: TestProject): Promise<void> {
     throw new NsSandboxConfigError(`${projectLabel(project)}: option \`timeout\` needs \`isolate: true\`: with \`isolate: false\` one sandbox runs many files, ` +
       "so a sandbox's wall-clock limit would not be per file (use Vitest's testTimeout instead)")
   }
+  if (pool.report !== false) attachRunReport(vitest)
   await assertCanSandbox(pool.sandboxOptions, projectLabel(project))
 }
 
@@ -53,8 +55,8 @@ export function nsSandbox (options: NsSandboxOptions = {}): Vite.Plugin {
         if (process.env.VITEST !== undefined) void startProbe(pool.sandboxOptions)
       }
     },
-    async configureVitest ({ project }) {
-      await checkProject(project)
+    async configureVitest ({ project, vitest }) {
+      await checkProject(project, vitest)
     }
   }
 }

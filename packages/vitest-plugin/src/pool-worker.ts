@@ -12,11 +12,12 @@
  * ends without a sandbox.
  */
 import { EventEmitter } from 'node:events'
-import type { Sandbox, SandboxResult } from '@ns-sandbox/core'
+import type { RunReportOption, Sandbox, SandboxResult } from '@ns-sandbox/core'
 import type { PoolOptions, PoolWorker, WorkerRequest } from 'vitest/node'
 import { failFiles } from './file-results.js'
 import { Launcher, type PoolSettings } from './launcher.js'
 import type { LivePaths } from './live-paths.js'
+import { endForReport, trackSandbox } from './run-report.js'
 import { fromResult, fromStartFailure, type Termination } from './termination.js'
 import { Stopwatch } from './timings.js'
 import { filesOf, isResponse, requestType, response, toError } from './worker-messages.js'
@@ -40,6 +41,9 @@ export class SandboxPoolWorker implements PoolWorker {
   private startRequest: WorkerRequest | undefined
   private readonly pending: WorkerRequest[] = []
   private files: string[] = []
+  /** Every file this worker was given (with `isolate: false`, run after run), for the run report. */
+  private readonly allFiles = new Set<string>()
+  private readonly reportOption: RunReportOption
   private sandbox: Sandbox | undefined
   /** The sandbox has ended and been removed (or never started). */
   private gone = false
@@ -52,6 +56,7 @@ export class SandboxPoolWorker implements PoolWorker {
   constructor (private readonly options: PoolOptions, settings: PoolSettings) {
     this.name = settings.name
     this.launcher = new Launcher(options, settings)
+    this.reportOption = settings.report
   }
 
   on (event: string, callback: (...args: any[]) => void): void { // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -71,7 +76,10 @@ export class SandboxPoolWorker implements PoolWorker {
 
   send (message: WorkerRequest): void {
     const type = requestType(message)
-    if (type === 'run' || type === 'collect') this.files = filesOf(message)
+    if (type === 'run' || type === 'collect') {
+      this.files = filesOf(message)
+      for (const file of this.files) this.allFiles.add(file)
+    }
     switch (this.phase) {
       case 'idle':
         if (type === 'start') {
@@ -103,8 +111,12 @@ export class SandboxPoolWorker implements PoolWorker {
     await this.launched
     // Vitest stops a worker after it answered `stopped` (its teardown is done) or,
     // with `force`, when it will not wait for it: either way what is left is ended
-    // at once, the sandbox with everything its test file started.
-    if (this.sandbox !== undefined && !this.gone) this.sandbox.destroy()
+    // at once, the sandbox with everything its test file started (with a run report,
+    // after a SIGTERM's grace: run-report.ts).
+    if (this.sandbox !== undefined && !this.gone) {
+      if (this.reportOption === false) this.sandbox.destroy()
+      else endForReport(this.sandbox)
+    }
     await this.ended
   }
 
@@ -125,6 +137,7 @@ export class SandboxPoolWorker implements PoolWorker {
     watch.record.spawnMs = watch.lap()
     if (!this.stopping) this.launcher.prepareNext() // overlaps this file's start and run
     this.sandbox = sandbox
+    trackSandbox(this.options.project, this.reportOption, sandbox, () => [...this.allFiles])
     this.pipeOutput(sandbox)
     sandbox.on('message', (message: unknown) => this.onWorkerMessage(message))
     sandbox.ready.then(() => { watch.record.readyMs = watch.lap() }, () => {})

@@ -4,7 +4,7 @@
  *
  *   projects: [{ extends: true, test: { name: 'heavy', pool: sandboxPool({ memory: '2GiB' }) } }]
  */
-import type { SandboxOptions } from '@ns-sandbox/core'
+import type { RunReportOption, SandboxOptions } from '@ns-sandbox/core'
 import type { PoolRunnerInitializer } from 'vitest/node'
 import { splitOptions, validateOptions, type NsSandboxOptions } from './options.js'
 import { SandboxPoolWorker } from './pool-worker.js'
@@ -14,6 +14,8 @@ export const POOL_NAME = 'ns-sandbox'
 export interface SandboxPool extends PoolRunnerInitializer {
   /** Core's options every sandbox of this pool gets (validated). */
   readonly sandboxOptions: SandboxOptions
+  /** The plugin's `report` option (the run report; `sandboxOptions.report` is core's). */
+  readonly report: RunReportOption
 }
 
 export function sandboxPool (options: NsSandboxOptions = {}, where = 'sandboxPool()'): SandboxPool {
@@ -22,6 +24,7 @@ export function sandboxPool (options: NsSandboxOptions = {}, where = 'sandboxPoo
   return {
     name: POOL_NAME,
     sandboxOptions: settings.sandbox,
+    report: settings.report,
     createPoolWorker: (poolOptions) => new SandboxPoolWorker(poolOptions, settings)
   }
 }

@@ -24,7 +24,8 @@ async function collect (stream: NodeJS.ReadableStream | null): Promise<string> {
 /** Resolves to undefined when a sandbox works, else to the reason. Never rejects. */
 async function probe (options: SandboxOptions): Promise<string | undefined> {
   try {
-    const sandbox = await spawnSandbox({ ...options, entry: probeEntry, cwd: process.cwd(), stdio: ['ignore', 'ignore', 'pipe'] })
+    // (no side-effect report: nobody reads the probe's)
+    const sandbox = await spawnSandbox({ ...options, report: false, entry: probeEntry, cwd: process.cwd(), stdio: ['ignore', 'ignore', 'pipe'] })
     const [stderr, result] = await Promise.all([collect(sandbox.child.stderr), sandbox.result])
     if (result.code === 0) return undefined
     const how = result.message ?? (result.signal !== null ? `signal ${result.signal}` : `exit code ${String(result.code)}`)
