@@ -12,7 +12,11 @@ import type { SandboxFacts } from './protocol'
 export type { SandboxFacts, Isolation } from './protocol'
 
 /** What `testEnvironmentOptions.sandbox`, the runner's options and docblocks accept. */
-export type JestSandboxOptions = import('@ns-sandbox/core').SandboxOptions & { isolation?: import('./protocol').Isolation }
+export type JestSandboxOptions = Omit<import('@ns-sandbox/core').SandboxOptions, 'report'> & {
+  isolation?: import('./protocol').Isolation
+  /** After the run: `true` prints a summary of the side effects and writes ns-sandbox-report.json in rootDir; `'json'` only writes it. */
+  report?: import('@ns-sandbox/core').RunReportOption
+}
 
 type NodeEnvironmentClass = typeof NodeEnvironment
 

@@ -27,7 +27,7 @@ export interface LaneHooks {
   report: (plan: Plan, outcome: RunOutcome, end: SandboxEnd | undefined, child: SandboxChild | undefined) => Promise<void>
   reportStartFailure: (plan: Plan, error: unknown) => Promise<void>
   /** A reusable (isolation 'worker') sandbox ended after its last file. */
-  retired: (end: SandboxEnd) => void
+  retired: (end: SandboxEnd, child: SandboxChild) => void
   isInterrupted: () => boolean
 }
 
@@ -131,7 +131,7 @@ export class Lanes {
     child.finish()
     this.finishing.push(child.end().then((end) => {
       this.running.delete(child)
-      this.hooks.retired(end)
+      this.hooks.retired(end, child)
     }))
   }
 

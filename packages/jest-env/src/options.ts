@@ -6,14 +6,16 @@
  *   2. the project's `testEnvironmentOptions.sandbox`
  *   3. the file's docblock `@jest-environment-options {"sandbox": {...}}`
  *
- * Keys are core's sandbox options plus `isolation`. Each layer is validated on its
- * own by core, so an error names the layer it came from.
+ * Keys are core's sandbox options plus `isolation`, and `report` as the runner's
+ * (true | 'json': the run report, run-report.ts; core gets `report: true`). Each layer
+ * is validated on its own by core, so an error names the layer it came from.
  */
 import type { Core } from './core'
 import type { Isolation } from './protocol'
 
 type SandboxOptions = import('@ns-sandbox/core').SandboxOptions
 type ResolvedOptions = import('@ns-sandbox/core').ResolvedOptions
+type RunReportOption = import('@ns-sandbox/core').RunReportOption
 
 export const ISOLATIONS: readonly Isolation[] = ['file', 'worker']
 const ACCUMULATE = new Set(['writable', 'bind'])
@@ -26,6 +28,9 @@ export interface OptionLayer {
 
 export interface FileOptions {
   isolation: Isolation
+  /** The run report this file's sandbox takes part in. */
+  report: RunReportOption
+  /** Core's options (`report` as core's boolean). */
   sandbox: SandboxOptions
   resolved: ResolvedOptions
 }
@@ -54,13 +59,19 @@ function describe (error: unknown): string {
 function checkLayer (core: Core, layer: OptionLayer): Record<string, unknown> {
   if (layer.value === undefined || layer.value === null) return {}
   if (!isPlainObject(layer.value)) throw new OptionsError(`${layer.where}: expected an object of sandbox options, got ${JSON.stringify(layer.value)}`)
-  const { isolation, ...sandbox } = layer.value
+  const { isolation, report, ...sandbox } = layer.value
   const problems: string[] = []
   if (isolation !== undefined && !ISOLATIONS.includes(isolation as Isolation)) {
     problems.push(`option \`isolation\`: expected 'file' (one sandbox per test file) or 'worker' (one sandbox per runner lane), got ${JSON.stringify(isolation)}`)
   }
+  let collect = false
   try {
-    core.resolveOptions(sandbox as SandboxOptions)
+    collect = core.checkRunReportOption(report) !== false
+  } catch (error) {
+    problems.push(describe(error))
+  }
+  try {
+    core.resolveOptions({ ...sandbox, report: collect } as SandboxOptions)
   } catch (error) {
     const extra = /unknown option/.test(describe(error)) ? ' (this runner adds: isolation)' : ''
     problems.push(`${describe(error)}${extra}`)
@@ -78,7 +89,8 @@ export function mergeLayers (core: Core, layers: readonly OptionLayer[]): FileOp
         : value
     }
   }
-  const { isolation = 'file', ...sandbox } = merged
+  const { isolation = 'file', report = false, ...rest } = merged
+  const sandbox = report === false ? rest : { ...rest, report: true }
   if (isolation === 'worker' && sandbox.timeout !== undefined) {
     throw new OptionsError(`${layers.map((l) => l.where).join(' + ')}: option \`timeout\` needs isolation 'file': ` +
       "with isolation 'worker' one sandbox runs many files, so a per-sandbox wall-clock limit would not be per file (use Jest's testTimeout, or isolation 'file')")
@@ -89,7 +101,7 @@ export function mergeLayers (core: Core, layers: readonly OptionLayer[]): FileOp
   } catch (error) {
     throw new OptionsError(`${layers.map((l) => l.where).join(' + ')}: ${describe(error)}`)
   }
-  return { isolation: isolation as Isolation, sandbox: sandbox as SandboxOptions, resolved }
+  return { isolation: isolation as Isolation, report: report as RunReportOption, sandbox: sandbox as SandboxOptions, resolved }
 }
 
 /** Docblock `@jest-environment-options` as Jest reads it (JSON), then its `sandbox` key. */

@@ -4,7 +4,7 @@
  * in-band machinery of the host's Jest, and every other file with the stock runner.
  */
 import path from 'node:path'
-import { loadCore, type Core } from './core'
+import { loadCore } from './core'
 import { Emitter, type Listener } from './emitter'
 import { hostJest, interop, type HostJest } from './jest-host'
 import { Lanes } from './lanes'
@@ -12,10 +12,12 @@ import { LivePaths } from './live-paths'
 import { mergeLayers, projectLayer, runnerLayer, type OptionLayer } from './options'
 import { Planner, projectName, type Plan, type ProjectConfig, type Test } from './plan'
 import { FACTS_VARIABLE, encode, type ChildInit, type HostMessage, type SandboxFacts, type SerializedError, type TestEventName } from './protocol'
+import { RunReport } from './run-report'
 import { SandboxChild, failureOf, type RunOutcome, type SandboxEnd } from './sandbox-child'
 import { trace } from './trace'
 
 interface GlobalConfig {
+  rootDir: string
   maxWorkers: number
   updateSnapshot: 'all' | 'new' | 'none'
 }
@@ -34,7 +36,6 @@ interface TestResultLike {
   numFailingTests?: number
   failureMessage?: string | null
   testExecError?: unknown
-  console?: Array<{ message: string, origin: string, type: string }> | null
 }
 
 interface StockRunner {
@@ -61,7 +62,6 @@ function plainExecArgv (): string[] {
 export default class NsSandboxRunner {
   readonly supportsEventEmitters = true
   private readonly events = new Emitter()
-  private core: Core | undefined
 
   constructor (
     private readonly globalConfig: GlobalConfig,
@@ -98,7 +98,6 @@ export default class NsSandboxRunner {
 
   private async runSandboxed (jest: HostJest, planner: Planner, tests: Test[], watcher: TestWatcher, options: { serial: boolean }): Promise<void> {
     const core = await loadCore()
-    this.core = core
     trace('core-loaded')
     const { buildSnapshotResolver } = jest.coreRequire('jest-snapshot') as { buildSnapshotResolver: (config: unknown) => Promise<{ resolveSnapshotPath: (p: string) => string }> }
     const live = new LivePaths(this.globalConfig.updateSnapshot, buildSnapshotResolver)
@@ -138,6 +137,7 @@ export default class NsSandboxRunner {
       return `{"type":"prepare","testPath":${JSON.stringify(plan.test.path)},"warmUp":${String(warmUp)},${payload.slice(1)}`
     }
     const childEnv = this.childEnvironment(jest)
+    const runReport = new RunReport(core, this.globalConfig.rootDir)
     const lanesCount = options.serial ? 1 : Math.max(1, Math.min(this.globalConfig.maxWorkers, plans.length))
 
     const spawn = async (plan: Plan, ahead: boolean): Promise<SandboxChild> => {
@@ -192,15 +192,16 @@ export default class NsSandboxRunner {
           message.project = projectPayload(config, plan.test)
           child.projects.add(config.id)
         }
+        runReport.running(child, plan)
         return message
       },
       fileStarted: (plan) => this.events.emit('test-file-start', [plan.test]),
       event: (name: TestEventName, args: unknown[]) => { void this.events.emit(name, args) },
-      report: (plan, outcome, end, child) => this.report(plan, outcome, end, child, watcher),
-      retired: (end) => {
-        // isolation 'worker' with core's `report: true`: one report for the lane's sandbox, on stderr.
-        if (end.result?.report !== undefined) process.stderr.write(`${PREFIX}, lane sandbox: ${core.formatReport(end.result.report)}\n`)
+      report: (plan, outcome, end, child) => {
+        runReport.ended(child, end)
+        return this.report(plan, outcome, end, child, watcher)
       },
+      retired: (end, child) => { runReport.ended(child, end) },
       reportStartFailure: (plan, error) => this.fail(plan.test, failureOf(`${PREFIX}: the sandbox for this file could not start:\n${describeError(error)}`)),
       isInterrupted: () => watcher.isInterrupted()
     })
@@ -211,6 +212,8 @@ export default class NsSandboxRunner {
       if (typeof onChange === 'function') (onChange as () => void)()
       live.cleanUp()
     }
+    // Jest has no end-of-run hook for a runner: the sandboxed files are done here.
+    runReport.emit()
   }
 
   private childEnvironment (jest: HostJest): NodeJS.ProcessEnv {
@@ -231,17 +234,12 @@ export default class NsSandboxRunner {
     trace('report', { file: plan.test.path })
     if (watcher.isInterrupted()) return
     const verdict = end?.result?.reason === undefined ? undefined : end.result.message
-    // With core's `report: true`, what the file changed and left running, as core words it.
-    const sideEffects = end?.result?.report === undefined || this.core === undefined ? undefined : this.core.formatReport(end.result.report)
-    const note = (verdict === undefined ? '' : `\n\n${PREFIX}: the sandbox reported: ${verdict}`) +
-      (sideEffects === undefined ? '' : `\n\n${sideEffects}`)
+    const note = verdict === undefined ? '' : `\n\n${PREFIX}: the sandbox reported: ${verdict}`
     const done = outcome.done
     if (done?.result !== undefined) {
       const result = done.result as TestResultLike
       if (note !== '' && ((result.numFailingTests ?? 0) > 0 || result.testExecError != null)) {
         result.failureMessage = `${result.failureMessage ?? ''}${note}`
-      } else if (sideEffects !== undefined) {
-        result.console = [...(result.console ?? []), { message: sideEffects, origin: PREFIX, type: 'info' }]
       }
       await this.events.emit('test-file-success', [plan.test, result])
     } else if (done?.error !== undefined) {
