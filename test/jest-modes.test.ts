@@ -15,6 +15,7 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
+import fs from 'node:fs'
 import path from 'node:path'
 import { after, describe, test } from 'node:test'
 import { rootIdentity } from './helpers/identity.js'
@@ -105,7 +106,7 @@ describe('the runner in other configurations', () => {
     const fixture = await fixtureCopy({
       'bad-project.config.cjs': [
         "const base = require('./jest.config.cjs')",
-        "module.exports = { projects: [{ ...base.projects[0], testEnvironmentOptions: { sandbox: { isolation: 'wrker', memroy: '1G' } } }] }"
+        "module.exports = { projects: [{ ...base.projects[0], testEnvironmentOptions: { sandbox: { isolation: 'wrker', memroy: '1G', report: 'yes' } } }] }"
       ].join('\n'),
       // Jest >= 30.4.1 passes `runner: [path, options]` to the runner.
       'bad-runner.config.cjs': [
@@ -119,12 +120,12 @@ describe('the runner in other configurations', () => {
       return run instanceof Error ? run.message : run.output
     }
     assert.match(await outputOf('bad-project.config.cjs'),
-      /testEnvironmentOptions\.sandbox of project "app".*option `isolation`: expected 'file'.*unknown option `memroy`/)
+      /testEnvironmentOptions\.sandbox of project "app".*option `isolation`: expected 'file'.*option `report`: expected true \(.*\), 'json' \(.*\) or false, got "yes".*unknown option `memroy`/)
     assert.match(await outputOf('bad-runner.config.cjs'), /the runner options \(runner: \[path, options\]\): NSB_INVALID_OPTION: option `cpus`/)
     assert.deepEqual(leftovers(fixture, root.home), [])
   })
 
-  test('--listTests lists without sandboxes; --shard runs its share in them, with side-effect reports', async () => {
+  test('--listTests lists without sandboxes; --shard runs its share in them, with the run report', async () => {
     const fixture = await fixtureCopy()
     const list = spawn(process.execPath, [JEST30().bin, '--listTests'], { cwd: fixture.dir, env: fixtureEnv({ jest: JEST30(), fixture, identity: root }) })
     let listed = ''
@@ -132,13 +133,18 @@ describe('the runner in other configurations', () => {
     await new Promise((resolve) => { list.on('close', resolve) })
     assert.equal(listed.trim().split('\n').filter((line) => line.includes(fixture.dir)).length, 15)
 
-    // With core's side-effect report on: each file's report comes with its console output.
+    // With the run report: one summary for the shard's files, and the file.
     const run = await runJest({ jest: JEST30(), fixture, identity: root, env: { NSB_JEST_REPORT: '1' }, args: ['--ci', '--selectProjects', 'app', '--shard=2/4'] })
     assert.ok(run.files.size >= 2 && run.files.size <= 3, `a quarter of 11 files, got ${run.files.size}`)
     for (const [file, result] of run.files) {
       if (file !== 'app/snapshot.test.js') assert.equal(result.status, 'passed', `${file}: ${messageOf(run, file)}`)
     }
-    assert.equal(run.output.match(/ns-sandbox report: \d+ files? changed/g)?.length, run.files.size, run.output)
+    assert.equal(run.output.match(/^ns-sandbox report: /gm)?.length, 1, run.output)
+    assert.match(run.output, new RegExp(`^ns-sandbox report: ${run.files.size} test files[;,]`, 'm'))
+    const reportFile = path.join(fixture.dir, 'ns-sandbox-report.json')
+    const document = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as { sandboxes: Array<{ testFiles: string[] }> }
+    assert.deepEqual(document.sandboxes.flatMap((s) => s.testFiles).sort(), [...run.files.keys()].sort())
+    fs.rmSync(reportFile)
     assert.deepEqual(leftovers(fixture, root.home), [])
   })
 

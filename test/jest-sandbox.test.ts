@@ -6,7 +6,8 @@
  * a memory limit, a per-file timeout and pids limit from docblocks). Afterwards the
  * host must show nothing of what the files did. Snapshots are written through live
  * paths (first run), then checked with --ci and rewritten with -u; coverage is merged
- * from the sandboxes (v8 with Jest 30, babel with Jest 29).
+ * from the sandboxes (v8 with Jest 30, babel with Jest 29). With `report`, the run
+ * report names the files whose side effects the sandboxes kept from the host.
  *
  *   cd /work/main && node --import tsx --test test/jest-*.test.ts
  */
@@ -16,7 +17,7 @@ import path from 'node:path'
 import { after, describe, test } from 'node:test'
 import { rootIdentity } from './helpers/identity.js'
 import {
-  JEST29, JEST30, copyFixture, leftovers, messageOf, runJest, statusOf,
+  JEST29, JEST30, copyFixture, freePort, leftovers, listening, messageOf, runJest, statusOf,
   type FixtureCopy, type JestRun, type JestVersion
 } from './helpers/jest-fixture.js'
 
@@ -104,5 +105,79 @@ describe('Jest 29: every test file in its own sandbox, with Jest 29 inside', () 
     assert.ok(fs.existsSync(path.join(fixture.dir, 'app', '__snapshots__', 'snapshot.test.js.snap')))
     const coverage = readCoverage(fixture)
     assert.equal(coverage.functions, 50)
+  })
+})
+
+interface RunReportFile {
+  version: number
+  tool: string
+  root: string
+  sandboxes: Array<{ testFiles: string[], project?: string, report: { files: Array<{ path: string }>, ports: Array<{ port: number }> } }>
+}
+
+function readRunReport (fixture: FixtureCopy): RunReportFile {
+  const file = path.join(fixture.dir, 'ns-sandbox-report.json')
+  assert.ok(fs.existsSync(file), `${file} was not written`)
+  const document = JSON.parse(fs.readFileSync(file, 'utf8')) as RunReportFile
+  fs.rmSync(file)
+  return document
+}
+
+describe('the run report (report: true | \'json\')', () => {
+  const REPORTED = ['home-config', 'etc', 'detached', 'port-a', 'plain', 'tmp-a']
+
+  test('Jest 30, report: true: after the run, the files that wrote outside /tmp or left a process and its port, worst first; the JSON lists every file', async () => {
+    const fixture = await copyFixture()
+    copies.push(fixture)
+    const daemonPort = await freePort()
+    // NSB_DETACHED_PORT: the process detached.test.js leaves listens on that port.
+    const run = await runJest({
+      jest: JEST30(), fixture, identity: root, env: { NSB_JEST_REPORT: '1', NSB_DETACHED_PORT: String(daemonPort) },
+      args: ['--ci', '--selectProjects', 'app', '--testPathPatterns', `app/(${REPORTED.join('|')})\\.test`]
+    })
+    assert.equal(run.files.size, REPORTED.length, run.output)
+    for (const [file, result] of run.files) assert.equal(result.status, 'passed', `${file}: ${messageOf(run, file)}`)
+    const text = run.output.slice(run.output.indexOf('ns-sandbox report:'))
+    assert.match(text, /^ns-sandbox report: 6 test files; 2 wrote outside \/tmp, 1 left processes running, 1 left ports listening \(worst first\)$/m, run.output)
+    const listed = [...text.matchAll(/^ {2}(app\/\S+) \[app\]: (.*)$/gm)].map((m) => `${m[1]}: ${m[2]}`)
+    assert.deepEqual(listed, [
+      'app/detached.test.js: 1 process left running, 1 port listening',
+      'app/etc.test.js: 1 path outside /tmp',
+      'app/home-config.test.js: 1 path outside /tmp'
+    ], text)
+    assert.ok(text.includes(path.join(root.home, '.config', fixture.marker)), text)
+    assert.ok(text.includes(`/etc/${fixture.marker}.conf`), text)
+    assert.match(text, new RegExp(`port +tcp +127\\.0\\.0\\.1:${daemonPort}$`, 'm'))
+    assert.ok(text.includes(`per-file detail: ${path.join(fixture.dir, 'ns-sandbox-report.json')}`), text)
+
+    const document = readRunReport(fixture)
+    assert.equal(document.version, 1)
+    assert.equal(document.tool, 'jest')
+    assert.equal(document.root, fixture.dir)
+    assert.deepEqual(document.sandboxes.flatMap((s) => s.testFiles).sort(), REPORTED.map((name) => `app/${name}.test.js`).sort())
+    const tmp = document.sandboxes.find((s) => s.testFiles[0] === 'app/tmp-a.test.js')
+    assert.ok(tmp?.report.files.some((f) => f.path.startsWith(`/tmp/${fixture.marker}`)), 'the JSON lists /tmp too')
+    assert.deepEqual(document.sandboxes.find((s) => s.testFiles[0] === 'app/detached.test.js')?.report.ports.map((p) => p.port), [daemonPort])
+    assert.deepEqual(leftovers(fixture, root.home), [])
+    assert.equal(listening(daemonPort), false)
+  })
+
+  test('Jest 29, report: \'json\' with isolation \'worker\': one line naming the file, one entry for the lane\'s sandbox and its files', async () => {
+    const fixture = await copyFixture()
+    copies.push(fixture)
+    const files = ['home-config', 'etc', 'detached', 'plain']
+    const run = await runJest({
+      jest: JEST29(), fixture, identity: root, env: { NSB_JEST_REPORT: 'json', NSB_JEST_ISOLATION: 'worker' },
+      args: ['--ci', '-w', '1', '--selectProjects', 'app', '--testPathPattern', `app/(${files.join('|')})\\.test`]
+    })
+    assert.equal(run.files.size, files.length, run.output)
+    for (const [file, result] of run.files) assert.equal(result.status, 'passed', `${file}: ${messageOf(run, file)}`)
+    const file = path.join(fixture.dir, 'ns-sandbox-report.json')
+    assert.ok(run.output.includes(`ns-sandbox report: 4 test files in 1 sandbox, 1 wrote outside /tmp or left processes or ports: ${file}\n`), run.output)
+    assert.doesNotMatch(run.output, /per-file detail/, 'no summary with \'json\'')
+    const document = readRunReport(fixture)
+    assert.equal(document.sandboxes.length, 1)
+    assert.deepEqual(document.sandboxes[0]?.testFiles, files.map((name) => `app/${name}.test.js`).sort())
+    assert.deepEqual(leftovers(fixture, root.home), [])
   })
 })

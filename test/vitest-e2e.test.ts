@@ -4,7 +4,8 @@
  * fixture in a temp directory. Each run's outcome comes from Vitest's JSON report and
  * its output; afterwards the host must show nothing of what the test files did (files
  * in ~/.config, /etc, /tmp, the detached child, the port). The same files under the
- * stock `forks` pool show the collisions and leftovers the sandbox prevents.
+ * stock `forks` pool show the collisions and leftovers the sandbox prevents. With
+ * `report`, the run report names the files that did it (summary and JSON file).
  *
  *   cd /work/main && node --import tsx --test test/vitest-*.test.ts
  */
@@ -314,12 +315,13 @@ describe('@ns-sandbox/vitest end to end', () => {
 
     fs.writeFileSync(path.join(app, 'invalid.config.js'), [
       "import { nsSandbox } from '@ns-sandbox/vitest'",
-      "export default { plugins: [nsSandbox({ memory: 'lots', network: 'wifi' })], test: { globals: true } }"
+      "export default { plugins: [nsSandbox({ memory: 'lots', network: 'wifi', report: 'yes' })], test: { globals: true } }"
     ].join('\n'))
     const invalid = await runVitest(app, ['run', '--config', 'invalid.config.js'])
     assert.equal(invalid.code, 1)
     assert.match(invalid.output, /option `network`: expected one of loopback/)
     assert.match(invalid.output, /option `memory`: expected a size like 512MiB/)
+    assert.match(invalid.output, /option `report`: expected true \(.*\), 'json' \(.*\) or false, got "yes"/)
     assert.equal(evidence(app, 'identity.json'), undefined)
   })
 
@@ -343,28 +345,95 @@ describe('@ns-sandbox/vitest end to end', () => {
     }
   })
 
-  test('--watch: a re-run gets fresh sandboxes; ending Vitest leaves nothing behind', async () => {
+  test('report: true prints the worst files after the run and writes ns-sandbox-report.json; \'json\' (Vitest 4) only writes it', async () => {
+    const app = makeApp(5)
+    const marker = newMarker()
+    const port = freePort()
+    const daemonPort = freePort()
+    const reportFile = path.join(app, 'ns-sandbox-report.json')
+    try {
+      // NSB_DETACHED_PORT: the detached child of detached-child.test.js listens on that port.
+      const run = await runVitest(app, ['run', '--project', 'app', ...jsonReporter()], {
+        env: { NSB_REPORT: '1', NSB_MARKER: marker, NSB_FIXTURE_PORT: String(port), NSB_DETACHED_PORT: String(daemonPort) }
+      })
+      assert.equal(run.code, 0, run.output)
+      const text = run.output.slice(run.output.indexOf('ns-sandbox report:'))
+      assert.match(text, /^ns-sandbox report: 11 test files; 2 wrote outside \/tmp, 1 left processes running, 1 left ports listening \(worst first\)$/m, run.output)
+      // Worst first: host-files (2 paths outside /tmp, one in /tmp), then detached-child and project-files (2 each).
+      const listed = [...text.matchAll(/^ {2}(tests\/\S+) \[app\]: (.*)$/gm)].map((m) => `${m[1]}: ${m[2]}`)
+      assert.deepEqual(listed, [
+        'tests/host-files.test.js: 2 paths outside /tmp, 1 in /tmp',
+        'tests/detached-child.test.js: 1 process left running, 1 port listening',
+        'tests/project-files.test.js: 2 paths outside /tmp'
+      ], text)
+      assert.ok(text.includes(path.join(root.home, '.config', marker)), text)
+      assert.ok(text.includes(`/etc/${marker}.conf`), text)
+      assert.match(text, new RegExp(`process +pid \\d+ +.*${marker}-detached`))
+      assert.match(text, new RegExp(`port +tcp +127\\.0\\.0\\.1:${daemonPort}$`, 'm'))
+      assert.ok(text.includes(`per-file detail: ${reportFile}`), text)
+
+      const document = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as {
+        version: number, tool: string, root: string,
+        sandboxes: Array<{ testFiles: string[], project?: string, report: { files: Array<{ path: string }>, ports: Array<{ port: number }> } }>
+      }
+      assert.equal(document.version, 1)
+      assert.equal(document.tool, 'vitest')
+      assert.equal(fs.realpathSync(document.root), fs.realpathSync(app))
+      assert.deepEqual(document.sandboxes.flatMap((s) => s.testFiles).sort(), APP_FILES.map((file) => `tests/${file}`))
+      const byFile = new Map(document.sandboxes.map((s) => [s.testFiles[0], s]))
+      assert.equal(byFile.get('tests/host-files.test.js')?.project, 'app')
+      assert.ok(byFile.get('tests/host-files.test.js')?.report.files.some((f) => f.path === `/tmp/${marker}-fixed.txt`), 'the JSON lists /tmp too')
+      assert.deepEqual(byFile.get('tests/detached-child.test.js')?.report.ports.map((p) => p.port), [daemonPort])
+      assert.deepEqual(hostTraces(marker, root.home, port), [], 'the report only describes: the host is unchanged')
+      assert.ok(listeningPorts().has(daemonPort) === false, 'the daemon\'s port was the sandbox\'s')
+    } finally {
+      fs.rmSync(reportFile, { force: true })
+      await cleanHost(marker, root.home)
+    }
+
+    const app4 = makeApp(4)
+    const json = await runVitest(app4, ['run', '--project', 'app', 'tests/host-files.test.js', 'tests/math.test.js', ...jsonReporter()],
+      { env: { NSB_REPORT: 'json', NSB_MARKER: marker } })
+    try {
+      assert.equal(json.code, 0, json.output)
+      const file4 = path.join(app4, 'ns-sandbox-report.json')
+      assert.match(json.output, new RegExp(`^ns-sandbox report: 2 test files, 1 wrote outside /tmp or left processes or ports: ${file4}$`, 'm'))
+      assert.doesNotMatch(json.output, /per-file detail|\[app\]:/, 'no summary with \'json\'')
+      const document = JSON.parse(fs.readFileSync(file4, 'utf8')) as { sandboxes: Array<{ testFiles: string[] }> }
+      assert.deepEqual(document.sandboxes.map((s) => s.testFiles[0]), ['tests/host-files.test.js', 'tests/math.test.js'])
+      fs.rmSync(file4)
+    } finally {
+      await cleanHost(marker, root.home)
+    }
+  })
+
+  test('--watch: a re-run gets fresh sandboxes and its own run report; ending Vitest leaves nothing behind', async () => {
     const app = makeApp(5)
     const marker = newMarker()
     const file = path.join(app, 'tests/host-files.test.js')
+    const summary = /^ns-sandbox report: 1 test file; 1 wrote outside \/tmp/gm
     let passes = 0
     let edited = false
     try {
       const run = await runVitest(app, ['--watch', '--project', 'app', 'tests/host-files.test.js'], {
-        env: { NSB_MARKER: marker },
+        env: { NSB_MARKER: marker, NSB_REPORT: '1' },
         timeout: 90,
         onOutput: (output, child) => {
           passes = output.split('Waiting for file changes').length - 1
-          if (passes === 1 && !edited) {
+          const reports = output.match(summary)?.length ?? 0
+          if (passes === 1 && reports === 1 && !edited) {
             edited = true // the same writes again (/etc, ~/.config, /tmp with O_EXCL) pass only in a fresh sandbox
             fs.appendFileSync(file, '\n// edited by the end-to-end test\n')
-          } else if (passes === 2) {
+          } else if (passes === 2 && reports === 2) {
             try { process.kill(-(child.pid ?? 0), 'SIGTERM') } catch { /* gone */ }
           }
         }
       })
       assert.equal(passes, 2, run.output)
       assert.equal((run.output.match(/3 passed/g) ?? []).length, 2, run.output)
+      assert.equal(run.output.match(summary)?.length, 2, `one run report per run:\n${run.output}`)
+      assert.ok(fs.existsSync(path.join(app, 'ns-sandbox-report.json')))
+      fs.rmSync(path.join(app, 'ns-sandbox-report.json'))
     } finally {
       await cleanHost(marker, root.home)
     }
