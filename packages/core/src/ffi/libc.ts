@@ -208,3 +208,77 @@ export function execve (path: string, argv: string[], env: string[]): never {
   fns().execveFn(path, [...argv, null], [...env, null])
   throw new SyscallError('execve', path, fns().koffi.errno())
 }
+
+// The host's forward relay (forward/splice-worker.ts) moves bytes between sockets with
+// splice(2). Bound on first use, apart from the rest: the bootstrap never pays for them.
+function bindRelay (koffi: Koffi) {
+  const lib = koffi.load('libc.so.6')
+  return {
+    pollFn: lib.func('int poll(void *fds, unsigned long nfds, int timeout)'),
+    spliceFn: lib.func('long splice(int fd_in, void *off_in, int fd_out, void *off_out, size_t len, unsigned int flags)'),
+    pipe2Fn: lib.func('int pipe2(_Out_ int *fds, int flags)'),
+    shutdownFn: lib.func('int shutdown(int fd, int how)'),
+    readFn: lib.func('long read(int fd, void *buf, size_t count)')
+  }
+}
+
+let relayLibc: ReturnType<typeof bindRelay> | undefined
+
+function relayFns (): ReturnType<typeof bindRelay> {
+  relayLibc ??= bindRelay(fns().koffi)
+  return relayLibc
+}
+
+export const POLLIN = 0x1
+export const POLLOUT = 0x4
+/** sizeof(struct pollfd): int fd; short events; short revents. */
+export const POLLFD_SIZE = 8
+const EAGAIN = 11
+const EINTR = 4
+const O_NONBLOCK = 0o4000
+const O_CLOEXEC = 0o2000000
+const F_SETPIPE_SZ = 1031
+const SPLICE_F_MOVE = 1
+const SPLICE_F_NONBLOCK = 2
+const SHUT_WR = 1
+
+/** A non-blocking pipe [read end, write end], grown to `capacity` bytes where the user's pipe quota allows. */
+export function createPipe (capacity: number): [number, number] {
+  const fds = [0, 0]
+  check(relayFns().pipe2Fn(fds, O_NONBLOCK | O_CLOEXEC), 'pipe2', 'O_NONBLOCK')
+  fns().fcntlFn(fds[1], F_SETPIPE_SZ, 'int', capacity) // best effort: a smaller pipe only moves less per call
+  return [fds[0] ?? -1, fds[1] ?? -1]
+}
+
+/** poll(2) over `count` struct pollfd in `fds`; returns early on EINTR. */
+export function pollFds (fds: Buffer, count: number, timeoutMs: number): void {
+  const result = relayFns().pollFn(fds, count, timeoutMs)
+  if (result < 0 && fns().koffi.errno() !== EINTR) check(result, 'poll', `${count} fds`)
+}
+
+/**
+ * Move up to `length` bytes from `from` to `to` (one of them a pipe) without copying them
+ * through JavaScript. Returns the bytes moved, 0 at end of input, -1 when it would block;
+ * any other failure throws (its errno tells a reset from a broken pipe).
+ */
+export function spliceSome (from: number, to: number, length: number): number {
+  const moved = Number(relayFns().spliceFn(from, null, to, null, length, SPLICE_F_MOVE | SPLICE_F_NONBLOCK))
+  if (moved >= 0) return moved
+  const errno = fns().koffi.errno()
+  if (errno === EAGAIN) return -1
+  throw new SyscallError('splice', `fd ${from} -> fd ${to}`, errno)
+}
+
+export function shutdownWrite (fd: number): void {
+  relayFns().shutdownFn(fd, SHUT_WR) // a peer that is gone already has nothing to be told
+}
+
+/** Read and discard what a non-blocking descriptor holds (a wake-up pipe). */
+export function drainFd (fd: number): void {
+  const buffer = Buffer.alloc(256)
+  while (Number(relayFns().readFn(fd, buffer, buffer.length)) > 0) { /* discard */ }
+}
+
+export function closeFd (fd: number): void {
+  fns().closeFn(fd)
+}

@@ -1,16 +1,20 @@
 /**
  * The host's end of `forward`: the sandbox passes its listening sockets over the IPC
- * channel (pass-listeners.ts); the host accepts on them and joins each connection to the
- * service at host:port of its own loopback. A service that refuses resets the client at
- * once, as close to a refusal as TCP allows once the connection was accepted.
+ * channel (pass-listeners.ts); the host accepts on them, connects to the service at
+ * host:port of its own loopback and hands both sockets to the relay thread
+ * (splice-relay.ts). A service that refuses resets the client at once, as close to a
+ * refusal as TCP allows once the connection was accepted.
  */
 import net from 'node:net'
-import { joinSockets } from './join.js'
+import { SpliceRelay } from './splice-relay.js'
 import { forwardIndexOf, type ForwardSpec } from './spec.js'
+
+interface Connection { client: net.Socket, service: net.Socket, relayId?: number }
 
 export class HostForwarder {
   private readonly servers: net.Server[] = []
-  private readonly sockets = new Set<net.Socket>()
+  private readonly connections = new Set<Connection>()
+  private readonly relay = SpliceRelay.get()
   private closed = false
 
   constructor (private readonly specs: readonly ForwardSpec[]) {}
@@ -22,36 +26,46 @@ export class HostForwarder {
     const spec = this.specs[index]
     if (spec === undefined || !(handle instanceof net.Server)) return true
     if (this.closed) { handle.close(); return true }
-    handle.on('connection', (inner: net.Socket) => { this.connect(inner, spec) })
+    // The received server was made without options; this is the `pauseOnConnect` option's
+    // field: an accepted socket is never read here, its bytes are the relay thread's.
+    (handle as net.Server & { pauseOnConnect: boolean }).pauseOnConnect = true
+    handle.on('connection', (client: net.Socket) => { this.connect(client, spec) })
     handle.unref()
     this.servers.push(handle)
     return true
   }
 
-  private connect (inner: net.Socket, spec: ForwardSpec): void {
-    if (this.closed) { inner.destroy(); return }
-    // The received server was made without options: keep half-closes (Duplex.allowHalfOpen) and send small writes at once.
-    inner.allowHalfOpen = true
-    inner.setNoDelay(true)
-    const outer = net.connect({ host: spec.host, port: spec.port, allowHalfOpen: true, noDelay: true })
-    for (const socket of [inner, outer]) {
-      this.sockets.add(socket)
-      socket.once('close', () => this.sockets.delete(socket))
-    }
-    let connected = false
-    outer.once('connect', () => { connected = true })
-    // Until the service accepts, the client's bytes wait in `outer`'s write queue.
-    inner.pipe(outer)
-    outer.pipe(inner)
-    joinSockets(inner, outer, (failed) => { if (failed === outer && !connected) reset(inner) })
+  private connect (client: net.Socket, spec: ForwardSpec): void {
+    if (this.closed) { client.destroy(); return }
+    const service = net.connect({ host: spec.host, port: spec.port, noDelay: true })
+    const connection: Connection = { client, service }
+    this.connections.add(connection)
+    client.setNoDelay(true)
+    client.on('error', () => {}) // never read or written here: nothing to report
+    service.on('error', () => { this.finish(connection, 'ECONNREFUSED') })
+    service.once('connect', () => {
+      service.pause() // before Node starts reading it: from here on the relay thread does
+      if (this.closed) { this.finish(connection, undefined); return }
+      connection.relayId = this.relay.join(client, service, (error) => { this.finish(connection, error) })
+    })
+  }
+
+  private finish (connection: Connection, error: string | undefined): void {
+    if (!this.connections.delete(connection)) return
+    // A failure on either side (or a refusal) reaches the client as a reset, a clean end as a close.
+    if (error === undefined) connection.client.destroy()
+    else reset(connection.client)
+    connection.service.destroy()
   }
 
   /** Stop accepting (the sandbox's listening sockets close with it) and cut every forwarded connection. */
   close (): void {
     this.closed = true
     for (const server of this.servers) server.close()
-    for (const socket of this.sockets) socket.destroy()
-    this.sockets.clear()
+    for (const connection of this.connections) {
+      if (connection.relayId === undefined) this.finish(connection, 'closed')
+      else this.relay.drop(connection.relayId)
+    }
   }
 }
 
