@@ -27,8 +27,13 @@ describe('options', () => {
     assert.equal(validateOptions({ memory: '512MiB', prespawn: false }).memoryBytes, 512 * 1024 * 1024)
   })
 
+  test('report turns on the sandbox\'s report and is kept for the run', () => {
+    assert.deepEqual(splitOptions({ report: 'json' }), { sandbox: { report: true }, prespawn: true, report: 'json' })
+    assert.deepEqual(splitOptions({ report: true }).sandbox, { report: true })
+  })
+
   test('prespawn is on by default, off when asked or when a timeout runs from the spawn', () => {
-    assert.deepEqual(splitOptions({ memory: '1GiB' }), { sandbox: { memory: '1GiB' }, prespawn: true })
+    assert.deepEqual(splitOptions({ memory: '1GiB' }), { sandbox: { memory: '1GiB' }, prespawn: true, report: false })
     assert.equal(splitOptions({ prespawn: false }).prespawn, false)
     assert.equal(splitOptions({ timeout: '30s' }).prespawn, false)
   })
