@@ -7,12 +7,12 @@
  */
 import crypto from 'node:crypto'
 import fs from 'node:fs'
-import Module, { createRequire } from 'node:module'
-import path from 'node:path'
+import { createRequire } from 'node:module'
 import {
   FACTS_VARIABLE, decode, encode, serializeError,
   type ChildInit, type ChildMessage, type HostMessage, type ProjectPayload, type RunContext, type TestEventName
 } from './protocol'
+import { enableCompileCache, flushCompileCache } from './compile-cache'
 import { interop } from './jest-host'
 
 interface Unsubscribe { (): void }
@@ -101,25 +101,11 @@ async function addProject (payload: ProjectPayload): Promise<Project> {
  */
 const WARMUP_FILE = '/tmp/ns-sandbox-jest-warmup.test.js'
 
-/**
- * Node >= 22.1 can keep compiled code on disk: in the project's cache directory (live),
- * every later sandbox starts from it. Node 20 has no such cache; nothing happens there.
- */
-function enableCompileCache (config: unknown): void {
-  const { cacheDirectory } = config as { cacheDirectory?: string }
-  const enable = (Module as { enableCompileCache?: (dir: string) => unknown }).enableCompileCache
-  if (typeof enable !== 'function' || typeof cacheDirectory !== 'string') return
-  try {
-    enable(path.join(cacheDirectory, 'ns-sandbox-compile-cache'))
-  } catch {
-    // a cache is an optimization only
-  }
-}
-
 async function prepare (message: Extract<HostMessage, { type: 'prepare' }>): Promise<void> {
   const started = performance.now()
   globalConfig = message.globalConfig
-  enableCompileCache(message.project.config)
+  const { cacheDirectory } = message.project.config as { cacheDirectory?: string }
+  if (typeof cacheDirectory === 'string') enableCompileCache(cacheDirectory)
   const project = await addProject(message.project)
   if (message.warmUp) {
     try {
@@ -136,6 +122,11 @@ async function prepare (message: Extract<HostMessage, { type: 'prepare' }>): Pro
     interop<RunnerClass>(jestRequire(init.facts.jestRunner))
   }
   await send({ type: 'warm', bootMs, loadMs: Math.round(performance.now() - started) })
+}
+
+function exit (code: number): never {
+  flushCompileCache()
+  process.exit(code)
 }
 
 const watcher = { isInterrupted: (): boolean => false, on: (): Unsubscribe => () => {} }
@@ -182,7 +173,7 @@ async function run (message: Extract<HostMessage, { type: 'run' }>): Promise<voi
   const outcome = await runInBand(project, message.testPath, message.context,
     (name, args) => { void send({ type: 'event', name, args }) }, message.lane)
   await send({ type: 'done', testPath: message.testPath, ...outcome, runMs: Math.round(performance.now() - started) })
-  if (!init.reuse) process.exit(0)
+  if (!init.reuse) exit(0)
 }
 
 let queue: Promise<void> = Promise.resolve()
@@ -193,7 +184,7 @@ process.on('message', (wire: unknown) => {
   queue = queue.then(async () => {
     if (message.type === 'prepare') await prepare(message)
     else if (message.type === 'run') await run(message)
-    else if (message.type === 'end') process.exit(0)
+    else if (message.type === 'end') exit(0)
   }).catch(async (error: unknown) => {
     const testPath = message.type === 'run' ? message.testPath : ''
     await send({ type: 'done', testPath, error: serializeError(error) })
