@@ -4,6 +4,7 @@ import path from 'node:path'
 import { parseMountInfo } from '../plan/mountinfo.js'
 import { directoriesToList, type EntryKind, type HostEntry, type PlanInput } from '../plan/mount-plan.js'
 import type { ResolvedOptions } from '../options/schema.js'
+import { DirectoryFacts } from './dir-facts.js'
 
 const DEVICES = ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty']
 
@@ -40,6 +41,9 @@ function isEmptyDirectory (dir: string): boolean {
   }
 }
 
+const listings = new DirectoryFacts(listDirectory)
+const emptiness = new DirectoryFacts(isEmptyDirectory)
+
 function pathKind (hostPath: string): 'dir' | 'file' | 'missing' {
   // Most masked credentials do not exist: no exception per missing path (~0.1 ms each).
   const stat = fs.statSync(hostPath, { throwIfNoEntry: false })
@@ -57,13 +61,13 @@ export interface PlanContext {
 
 export function gatherPlanInput (options: ResolvedOptions, context: PlanContext): PlanInput {
   const mounts = parseMountInfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'))
-  const listings: Record<string, HostEntry[] | null> = {}
+  const hostListings: Record<string, HostEntry[] | null> = {}
   if (context.rootfsDir === undefined) {
-    for (const dir of directoriesToList({ mounts, exclude: context.exclude })) listings[dir] = listDirectory(dir)
+    for (const dir of directoriesToList({ mounts, exclude: context.exclude })) hostListings[dir] = listings.get(dir)
   }
   const emptyDirs = context.rootfsDir !== undefined
     ? []
-    : (listings['/'] ?? []).filter((entry) => entry.kind === 'dir').map((entry) => '/' + entry.name).filter(isEmptyDirectory)
+    : (hostListings['/'] ?? []).filter((entry) => entry.kind === 'dir').map((entry) => '/' + entry.name).filter((dir) => emptiness.get(dir))
   const pathKinds: Record<string, 'dir' | 'file' | 'missing'> = {}
   for (const p of [...options.binds.map((b) => b.source), ...options.writable, ...options.mask, ...context.keep]) {
     pathKinds[p] ??= pathKind(p)
@@ -75,7 +79,7 @@ export function gatherPlanInput (options: ResolvedOptions, context: PlanContext)
     rootfsDir: context.rootfsDir,
     readonly: options.readonly,
     mounts,
-    listings,
+    listings: hostListings,
     pathKinds,
     binds: options.binds,
     writable: options.writable,
