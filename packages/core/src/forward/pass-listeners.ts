@@ -6,13 +6,15 @@
  * the sandbox after the handover.
  */
 import { once } from 'node:events'
-import net from 'node:net'
+import type net from 'node:net'
 import { forwardMessage, type ForwardSpec } from './spec.js'
 
 type Send = (message: unknown, handle: net.Server, callback: (error: Error | null) => void) => boolean
 
 async function listen (spec: ForwardSpec): Promise<net.Server> {
-  const server = net.createServer()
+  // Loaded here, not with the bootstrap: node:net costs ~5 ms to load, and most sandboxes have no forwards.
+  const { createServer } = await import('node:net')
+  const server = createServer()
   server.listen({ host: spec.host, port: spec.port })
   await Promise.race([once(server, 'listening'), once(server, 'error').then(([error]) => { throw error })])
   return server
