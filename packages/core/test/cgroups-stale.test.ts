@@ -7,6 +7,7 @@ import { after, describe, test } from 'node:test'
 import { createSandboxCgroup, removeStaleCgroups } from '../src/host/cgroups/index.js'
 import { cgroupDir, hierarchyFor, readCgroupHost } from '../src/host/cgroups/detect.js'
 import { findNsSandboxCgroups, removeCgroupTree } from '../src/host/cgroups/stale.js'
+import { needsMachine } from '../../../test/helpers/machine.js'
 
 const RUN_PREFIX = `${process.pid}-stale`
 const children: ChildProcess[] = []
@@ -18,7 +19,7 @@ function parentDirs (): string[] {
   return [...hierarchies].flatMap((h) => h?.ownPath === undefined ? [] : [cgroupDir(h, h.ownPath)]).filter((dir): dir is string => dir !== undefined)
 }
 
-const skip = process.getuid?.() !== 0 ? 'needs root' : parentDirs().length === 0 ? 'no cgroup hierarchy' : false
+const skip = needsMachine(process.getuid?.() !== 0 ? 'needs root' : parentDirs().length === 0 ? 'no cgroup hierarchy' : false)
 
 function makeRun (runId: string): { runDir: string, sandboxDir: string }[] {
   return parentDirs().map((parent) => {

@@ -11,6 +11,7 @@ import { after, describe, test } from 'node:test'
 import { hierarchyFor, readCgroupHost } from '../src/host/cgroups/detect.js'
 import { findNsSandboxCgroups, removeCgroupTree } from '../src/host/cgroups/stale.js'
 import { subdirectories } from '../src/host/cgroups/io.js'
+import { needsMachine } from '../../../test/helpers/machine.js'
 
 const USER = 'nsb-cgtest'
 const REPO = fileURLToPath(new URL('../../..', import.meta.url)).replace(/\/$/, '')
@@ -25,7 +26,7 @@ function skipReason (): string | false {
   }
   return false
 }
-const skip = skipReason()
+const skip = needsMachine(skipReason())
 
 function ensureUser (): { uid: number, gid: number } {
   const id = (flag: string): number | undefined => {

@@ -14,6 +14,7 @@ import { hierarchyFor, readCgroupHost } from '../src/host/cgroups/detect.js'
 import { findNsSandboxCgroups, removeCgroupTree } from '../src/host/cgroups/stale.js'
 import { parsePidList } from '../src/host/cgroups/formats.js'
 import { isSandboxError } from '../src/errors.js'
+import { needsMachine } from '../../../test/helpers/machine.js'
 
 const RUN_PREFIX = `${process.pid}-v1t`
 const children: ChildProcess[] = []
@@ -26,7 +27,7 @@ function skipReason (): string | false {
   }
   return false
 }
-const skip = skipReason()
+const skip = needsMachine(skipReason())
 
 /** `sh` that joins every cgroup (writes 0 into each procs file) then runs `body`. */
 function spawnJoined (cg: SandboxCgroup, body: string): ChildProcess {

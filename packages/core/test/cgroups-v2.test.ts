@@ -17,6 +17,7 @@ import { findNsSandboxCgroups, removeCgroupTree, removeStaleCgroups } from '../s
 import { parseControllerList, parseFlatKeyed, parsePidList } from '../src/host/cgroups/formats.js'
 import { killListed } from '../src/host/cgroups/io.js'
 import { isSandboxError } from '../src/errors.js'
+import { needsMachine } from '../../../test/helpers/machine.js'
 
 const RUN_PREFIX = `${process.pid}-v2t`
 const children: ChildProcess[] = []
@@ -26,7 +27,7 @@ function findV2Mount (): string | undefined {
   return readCgroupHost().hierarchies.find((h) => h.version === 2)?.mountPoint
 }
 const mount = findV2Mount()
-const skip = mount === undefined ? 'needs root and a cgroup2 mount' : false
+const skip = needsMachine(mount === undefined ? 'needs root and a cgroup2 mount' : false)
 
 function withRoot<T> (fn: () => T): T {
   const saved = process.env.NS_SANDBOX_CGROUP_ROOT
@@ -167,7 +168,7 @@ describe('cgroup v2', { skip }, () => {
       assert.equal(existsSync(testParent), false)
     })
 
-    test('EBUSY -> NOT_DELEGATED; with MOVE_SELF the processes go to a leaf and it works', { skip: usable ? false : 'needs a hybrid host whose cgroup2 offers hugetlb' }, async (t) => {
+    test('EBUSY -> NOT_DELEGATED; with MOVE_SELF the processes go to a leaf and it works', { skip: needsMachine(usable ? false : 'needs a hybrid host whose cgroup2 offers hugetlb') }, async (t) => {
       const ownPath = `/${testParent.slice(mount!.length + 1)}`
       // A stand-in for "this process": a sleeper inside the test parent, as if ns-sandbox ran there.
       const host = spawn('sleep', ['30'], { stdio: 'ignore' })

@@ -10,8 +10,9 @@ import type { RootfsEntry } from '../src/rootfs/index.js'
 import { BUSYBOX_APPLETS, HOST_BUSYBOX, buildBusyboxTarball, hostHasBusybox } from '../../../fixtures/rootfs/build-busybox-rootfs.js'
 import { createWorkspace } from '../../../fixtures/rootfs/workspace.js'
 import type { Workspace } from '../../../fixtures/rootfs/workspace.js'
+import { needsMachine } from '../../../test/helpers/machine.js'
 
-const skip = hostHasBusybox() ? false : `${HOST_BUSYBOX} is missing (apt-get install -y busybox-static)`
+const skip = needsMachine(hostHasBusybox() ? false : `${HOST_BUSYBOX} is missing (apt-get install -y busybox-static)`)
 
 async function sha256 (file: string): Promise<string> {
   return createHash('sha256').update(await fs.readFile(file)).digest('hex')

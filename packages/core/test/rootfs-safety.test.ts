@@ -17,6 +17,7 @@ import type { TarEntrySpec } from '../../../fixtures/rootfs/tar-builder.js'
 import { isCode } from './helpers/errors.js'
 import { withWorkspace as withFreshWorkspace } from '../../../fixtures/rootfs/workspace.js'
 import type { Workspace } from '../../../fixtures/rootfs/workspace.js'
+import { needsMachine } from '../../../test/helpers/machine.js'
 
 const isRoot = process.getuid?.() === 0
 
@@ -285,7 +286,7 @@ describe('rootfs import: special files, modes and owners', () => {
     })
   })
 
-  it('applies the archive owners as root, the caller owns everything otherwise', { skip: !isRoot && 'needs root' }, async () => {
+  it('applies the archive owners as root, the caller owns everything otherwise', { skip: needsMachine(!isRoot && 'needs root') }, async () => {
     await withWorkspace(async (ws) => {
       const entries: TarEntrySpec[] = [
         { name: 'home', type: 'directory' },
