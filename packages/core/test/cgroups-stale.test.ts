@@ -1,16 +1,15 @@
 /** Real stale-cgroup cleanup, as root: dead runs go (with whatever still runs in them), live runs stay. */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
-import { after, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import { createSandboxCgroup, removeStaleCgroups } from '../src/host/cgroups/index.js'
 import { cgroupDir, hierarchyFor, readCgroupHost } from '../src/host/cgroups/detect.js'
-import { findNsSandboxCgroups, removeCgroupTree } from '../src/host/cgroups/stale.js'
+import { removeCgroupTree } from '../src/host/cgroups/stale.js'
 import { needsMachine } from '../../../test/helpers/machine.js'
+import { cgroupTestRuns } from './helpers/cgroup-runs.js'
 
-const RUN_PREFIX = `${process.pid}-stale`
-const children: ChildProcess[] = []
+const { prefix: RUN_PREFIX, children } = cgroupTestRuns('stale')
 
 /** The directories a run's cgroups would go under: this process's cgroup in each usable hierarchy. */
 function parentDirs (): string[] {
@@ -29,11 +28,6 @@ function makeRun (runId: string): { runDir: string, sandboxDir: string }[] {
   })
 }
 
-after(() => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  for (const dir of findNsSandboxCgroups((runId) => runId.startsWith(RUN_PREFIX)).runs) removeCgroupTree(dir)
-  assert.deepEqual(findNsSandboxCgroups((runId) => runId.startsWith(RUN_PREFIX)).runs, [])
-})
 
 describe('stale cgroups', { skip }, () => {
   test('a dead run is removed with the processes it left; live and active runs stay', async () => {

@@ -7,16 +7,17 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { chownSync, existsSync, mkdirSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { after, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import { hierarchyFor, readCgroupHost } from '../src/host/cgroups/detect.js'
-import { findNsSandboxCgroups, removeCgroupTree } from '../src/host/cgroups/stale.js'
+import { removeCgroupTree } from '../src/host/cgroups/stale.js'
 import { subdirectories } from '../src/host/cgroups/io.js'
 import { needsMachine } from '../../../test/helpers/machine.js'
+import { cgroupTestRuns } from './helpers/cgroup-runs.js'
 
 const USER = 'nsb-cgtest'
 const REPO = fileURLToPath(new URL('../../..', import.meta.url)).replace(/\/$/, '')
 const INDEX = `${REPO}/packages/core/src/host/cgroups/index.ts`
-const RUN_PREFIX = `${process.pid}-unpriv`
+const { prefix: RUN_PREFIX } = cgroupTestRuns('unpriv')
 
 function skipReason (): string | false {
   if (process.getuid?.() !== 0) return 'needs root (to act as an unprivileged user)'
@@ -100,10 +101,6 @@ function runScript (user: { uid: number, gid: number }, runId: string, env: Reco
   return parsed
 }
 
-after(() => {
-  for (const dir of findNsSandboxCgroups((runId) => runId.startsWith(RUN_PREFIX)).runs) removeCgroupTree(dir)
-  assert.deepEqual(findNsSandboxCgroups((runId) => runId.startsWith(RUN_PREFIX)).runs, [])
-})
 
 describe('cgroup v1 as an unprivileged user', { skip }, () => {
   test('not delegated: NSB_CGROUP_NOT_DELEGATED with the fix; delegated parent: works', (t) => {

@@ -7,17 +7,16 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { after, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import { createSandboxCgroup } from '../src/host/cgroups/index.js'
 import type { SandboxCgroup } from '../src/host/cgroups/index.js'
 import { hierarchyFor, readCgroupHost } from '../src/host/cgroups/detect.js'
-import { findNsSandboxCgroups, removeCgroupTree } from '../src/host/cgroups/stale.js'
 import { parsePidList } from '../src/host/cgroups/formats.js'
 import { isSandboxError } from '../src/errors.js'
 import { needsMachine } from '../../../test/helpers/machine.js'
+import { cgroupTestRuns } from './helpers/cgroup-runs.js'
 
-const RUN_PREFIX = `${process.pid}-v1t`
-const children: ChildProcess[] = []
+const { children, newRunId } = cgroupTestRuns('v1t')
 
 function skipReason (): string | false {
   if (process.getuid?.() !== 0) return 'needs root'
@@ -66,17 +65,6 @@ function read (dir: string, file: string): string {
   return readFileSync(`${dir}/${file}`, 'utf8').trim()
 }
 
-let counter = 0
-function newRunId (): string {
-  return `${RUN_PREFIX}${++counter}`
-}
-
-after(() => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  // Whatever a failed test left behind.
-  for (const dir of findNsSandboxCgroups((runId) => runId.startsWith(RUN_PREFIX)).runs) removeCgroupTree(dir)
-  assert.deepEqual(findNsSandboxCgroups((runId) => runId.startsWith(RUN_PREFIX)).runs, [])
-})
 
 describe('cgroup v1', { skip }, () => {
   test('limits are written, a process joins, kill() ends it, remove() leaves nothing', async (t) => {

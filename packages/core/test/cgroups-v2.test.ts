@@ -18,9 +18,9 @@ import { parseControllerList, parseFlatKeyed, parsePidList } from '../src/host/c
 import { killListed } from '../src/host/cgroups/io.js'
 import { isSandboxError } from '../src/errors.js'
 import { needsMachine } from '../../../test/helpers/machine.js'
+import { cgroupTestRuns } from './helpers/cgroup-runs.js'
 
-const RUN_PREFIX = `${process.pid}-v2t`
-const children: ChildProcess[] = []
+const { prefix: RUN_PREFIX, children, newRunId } = cgroupTestRuns('v2t')
 
 function findV2Mount (): string | undefined {
   if (process.getuid?.() !== 0) return undefined
@@ -79,16 +79,6 @@ function exited (child: ChildProcess): Promise<NodeJS.Signals | null> {
   return new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)))
 }
 
-let counter = 0
-function newRunId (): string {
-  return `${RUN_PREFIX}${++counter}`
-}
-
-after(() => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  for (const dir of findNsSandboxCgroups((runId) => runId.startsWith(RUN_PREFIX)).runs) removeCgroupTree(dir)
-  assert.deepEqual(findNsSandboxCgroups((runId) => runId.startsWith(RUN_PREFIX)).runs, [])
-})
 
 describe('cgroup v2', { skip }, () => {
   test('a bare cgroup: created, joined, cgroup.kill ends it, removed', async (t) => {

@@ -42,10 +42,11 @@ export class SpliceRelay {
 
   static get (): SpliceRelay {
     if (SpliceRelay.shared?.alive === true) return SpliceRelay.shared
-    loadLibc(koffiAddonPath())
+    const koffiAddon = koffiAddonPath()
+    loadLibc(koffiAddon)
     const [wakeRead, wakeWrite] = createPipe(4096)
     const { port1, port2 } = new MessageChannel()
-    const data: SpliceWorkerData & { port: MessagePort } = { koffiAddon: koffiAddonPath(), wakeFd: wakeRead, port: port2 }
+    const data: SpliceWorkerData & { port: MessagePort } = { koffiAddon, wakeFd: wakeRead, port: port2 }
     const worker = new Worker(new URL('./splice-worker.js', import.meta.url), { workerData: data, transferList: [port2] })
     worker.once('exit', () => { closeFd(wakeRead); closeFd(wakeWrite) })
     port1.unref()
