@@ -10,6 +10,8 @@ const NEW_HELP = `${OLD_HELP}
  --map-user=<uid>|<name>   map current user to uid (implies --user)
  --map-group=<gid>|<name>  map current group to gid (implies --user)
  --keep-caps               retain capabilities granted in user namespaces`
+const CURRENT_HELP = `${NEW_HELP}
+ -c, --map-current-user    map current user to itself (implies --user)`
 
 function tools (help: string): LaunchTools {
   return { setpriv: '/usr/bin/setpriv', unshare: '/usr/bin/unshare', sh: '/bin/sh', unshareVersion: 'unshare from util-linux 2.x', ...parseUnshareHelp(help) }
@@ -19,8 +21,9 @@ const spec = { uid: 1001, gid: 1002, root: false, network: 'loopback' as const, 
 
 describe('launch command', () => {
   it('reads unshare\'s abilities from its help text', () => {
-    assert.deepEqual(parseUnshareHelp(OLD_HELP), { hasMapUser: false, hasKeepCaps: false, hasKillChild: true })
-    assert.deepEqual(parseUnshareHelp(NEW_HELP), { hasMapUser: true, hasKeepCaps: true, hasKillChild: true })
+    assert.deepEqual(parseUnshareHelp(OLD_HELP), { hasMapUser: false, hasMapCurrentUser: false, hasKeepCaps: false, hasKillChild: true })
+    assert.deepEqual(parseUnshareHelp(NEW_HELP), { hasMapUser: true, hasMapCurrentUser: false, hasKeepCaps: true, hasKillChild: true })
+    assert.deepEqual(parseUnshareHelp(CURRENT_HELP), { hasMapUser: true, hasMapCurrentUser: true, hasKeepCaps: true, hasKillChild: true })
   })
 
   it('keeps the caller\'s ids, dies with the runner and creates every namespace', () => {
@@ -34,10 +37,19 @@ describe('launch command', () => {
     assert.equal(identityNote, undefined)
   })
 
+  it('maps the caller to itself without a user lookup where unshare can', () => {
+    const { args } = buildLaunchCommand(tools(CURRENT_HELP), spec)
+    assert.ok(args.includes('--map-current-user') && args.includes('--keep-caps'))
+    assert.ok(!args.some((a) => a.startsWith('--map-user') || a.startsWith('--map-group')))
+  })
+
   it('maps to root with --root, and shares the network only with network host', () => {
-    const rooted = buildLaunchCommand(tools(NEW_HELP), { ...spec, root: true, network: 'host' })
-    assert.ok(rooted.args.includes('--map-user=0') && rooted.args.includes('--map-group=0'))
-    assert.ok(!rooted.args.includes('--net'))
+    for (const help of [NEW_HELP, CURRENT_HELP]) {
+      const rooted = buildLaunchCommand(tools(help), { ...spec, root: true, network: 'host' })
+      assert.ok(rooted.args.includes('--map-root-user') && rooted.args.includes('--keep-caps'))
+      assert.ok(!rooted.args.some((a) => a.startsWith('--map-user') || a.startsWith('--map-group')))
+      assert.ok(!rooted.args.includes('--net'))
+    }
   })
 
   it('falls back to --map-root-user on old util-linux and says so', () => {

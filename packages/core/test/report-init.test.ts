@@ -9,7 +9,7 @@ import { buildLaunchCommand, INIT_SCRIPT, REPORT_INIT_SCRIPT } from '../src/host
 import type { LaunchTools } from '../src/host/tools.js'
 import { parseInitDump } from '../src/report/init-dump.js'
 
-const tools: LaunchTools = { setpriv: '/usr/bin/setpriv', unshare: '/usr/bin/unshare', sh: '/bin/sh', unshareVersion: 'x', hasMapUser: true, hasKeepCaps: true, hasKillChild: true }
+const tools: LaunchTools = { setpriv: '/usr/bin/setpriv', unshare: '/usr/bin/unshare', sh: '/bin/sh', unshareVersion: 'x', hasMapUser: true, hasMapCurrentUser: true, hasKeepCaps: true, hasKillChild: true }
 const spec = { uid: 1001, gid: 1002, root: false, network: 'loopback' as const, nodePath: '/usr/bin/node', execArgv: [], bootstrapPath: '/b.cjs', configPath: '/c.json' }
 
 describe('the report init', () => {

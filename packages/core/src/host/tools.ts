@@ -15,6 +15,8 @@ export interface LaunchTools {
   unshareVersion: string
   /** --map-user/--map-group (util-linux >= 2.38). */
   hasMapUser: boolean
+  /** --map-current-user (util-linux >= 2.38): the same mapping as --map-user=<uid> --map-group=<gid>, without a user lookup. */
+  hasMapCurrentUser: boolean
   /** --keep-caps (util-linux >= 2.38). */
   hasKeepCaps: boolean
   hasKillChild: boolean
@@ -37,9 +39,10 @@ export function findExecutable (name: string, searchPath = process.env.PATH ?? '
 }
 
 /** What unshare's help says it can do. Pure, for tests of old util-linux texts. */
-export function parseUnshareHelp (help: string): Pick<LaunchTools, 'hasMapUser' | 'hasKeepCaps' | 'hasKillChild'> {
+export function parseUnshareHelp (help: string): Pick<LaunchTools, 'hasMapUser' | 'hasMapCurrentUser' | 'hasKeepCaps' | 'hasKillChild'> {
   return {
     hasMapUser: help.includes('--map-user') && help.includes('--map-group'),
+    hasMapCurrentUser: help.includes('--map-current-user'),
     hasKeepCaps: help.includes('--keep-caps'),
     hasKillChild: help.includes('--kill-child')
   }

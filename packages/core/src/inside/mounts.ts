@@ -10,12 +10,22 @@ function escapeOverlayPath (value: string): string {
   return value.replace(/[\\,:]/g, (c) => '\\' + c)
 }
 
-function createFile (file: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true })
+function touch (file: string): void {
   try {
     fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW, 0o644))
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EISDIR') throw error
+  }
+}
+
+function createFile (file: string): void {
+  try {
+    touch(file)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    // Only then: the plan usually created the parent already.
+    fs.mkdirSync(path.dirname(file), { recursive: true })
+    touch(file)
   }
 }
 
