@@ -1,7 +1,9 @@
 // Per-start cost of a sandbox: a sandboxed Node start (`node -e 0` equivalent: an empty
-// entry module run in the sandbox's Node) against a plain spawn of the same, and
-// bubblewrap's `bwrap --unshare-all --dev-bind / / node -e 0` when it is installed.
-// Interleaved runs, medians, one report. Not part of the tests.
+// CommonJS entry run in the sandbox's Node, loaded as `node file` loads it) against a
+// plain `node -e 0`, and bubblewrap's `bwrap --unshare-all --dev-bind / / node -e 0`
+// when it is installed. Interleaved rounds; medians of each, and the median of the
+// per-round differences (this VM's speed drifts by several ms between minutes, and
+// a paired difference cancels most of that). Not part of the tests.
 import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -11,7 +13,7 @@ import { spawnSandbox } from '@ns-sandbox/core'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const runs = Number(process.env.BENCH_RUNS ?? 30)
-const empty = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nsb-bench-')), 'empty.mjs')
+const empty = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nsb-bench-')), 'empty.cjs')
 fs.writeFileSync(empty, '')
 
 function timeSpawn (file, args) {
@@ -38,15 +40,21 @@ const median = (values) => {
 }
 
 const bwrap = spawnSync('sh', ['-c', 'command -v bwrap'], { encoding: 'utf8' }).stdout.trim()
-const samples = { plain: [], sandbox: [], bwrap: [], setup: [], phases: {} }
+const samples = { plain: [], sandbox: [], bwrap: [], added: [], bwrapAdded: [], setup: [], phases: {} }
 await timeSandbox() // warm the page cache and the host-side caches once
 for (let i = 0; i < runs; i++) {
-  samples.plain.push(await timeSpawn(process.execPath, [empty]))
+  const plain = await timeSpawn(process.execPath, ['-e', '0'])
+  samples.plain.push(plain)
   const sandboxed = await timeSandbox()
   samples.sandbox.push(sandboxed.ms)
+  samples.added.push(sandboxed.ms - plain)
   samples.setup.push(sandboxed.setupMs)
   for (const [name, ms] of Object.entries(sandboxed.phases ?? {})) (samples.phases[name] ??= []).push(ms)
-  if (bwrap !== '') samples.bwrap.push(await timeSpawn(bwrap, ['--unshare-all', '--dev-bind', '/', '/', process.execPath, empty]))
+  if (bwrap !== '') {
+    const wrapped = await timeSpawn(bwrap, ['--unshare-all', '--dev-bind', '/', '/', process.execPath, '-e', '0'])
+    samples.bwrap.push(wrapped)
+    samples.bwrapAdded.push(wrapped - plain)
+  }
 }
 
 const report = {
@@ -58,15 +66,17 @@ const report = {
     ...(bwrap === '' ? {} : { bwrapNode: median(samples.bwrap) })
   },
   sandboxAddsMs: median(samples.sandbox) - median(samples.plain),
+  sandboxAddsPairedMs: median(samples.added),
+  ...(bwrap === '' ? {} : { bwrapAddsPairedMs: median(samples.bwrapAdded) }),
   ratio: median(samples.sandbox) / median(samples.plain),
   insideSetupMedianMs: median(samples.setup),
   insidePhasesMedianMs: Object.fromEntries(Object.entries(samples.phases).map(([k, v]) => [k, median(v)]))
 }
 const round = (n) => Math.round(n * 10) / 10
 console.log(`ns-sandbox core benchmark (${runs} interleaved runs, Node ${process.version})`)
-console.log(`  plain node start      ${round(report.medianMs.plainNode)} ms`)
-console.log(`  sandboxed node start  ${round(report.medianMs.sandboxedNode)} ms   (+${round(report.sandboxAddsMs)} ms, x${report.ratio.toFixed(3)})`)
-if (bwrap !== '') console.log(`  bwrap node start      ${round(report.medianMs.bwrapNode)} ms   (+${round(report.medianMs.bwrapNode - report.medianMs.plainNode)} ms)`)
+console.log(`  plain node -e 0       ${round(report.medianMs.plainNode)} ms`)
+console.log(`  sandboxed node start  ${round(report.medianMs.sandboxedNode)} ms   (+${round(report.sandboxAddsMs)} ms, x${report.ratio.toFixed(3)}; paired: +${round(report.sandboxAddsPairedMs)} ms)`)
+if (bwrap !== '') console.log(`  bwrap node -e 0       ${round(report.medianMs.bwrapNode)} ms   (+${round(report.medianMs.bwrapNode - report.medianMs.plainNode)} ms; paired: +${round(report.bwrapAddsPairedMs)} ms)`)
 else console.log('  bwrap                 not installed (apt-get install bubblewrap)')
 console.log(`  inside the sandbox, before the entry: ${round(report.insideSetupMedianMs)} ms ${JSON.stringify(report.insidePhasesMedianMs)}`)
 fs.mkdirSync(path.join(here, 'results'), { recursive: true })

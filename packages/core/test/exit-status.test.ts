@@ -14,8 +14,17 @@ describe('decodeExit', () => {
     assert.deepEqual(decodeExit({ ...base, code: 143 }), { code: null, signal: 'SIGTERM' })
   })
 
-  it('trusts the Node entry\'s own exit code over the init\'s status', () => {
+  it('tells a Node entry\'s own exit(128+N) from signal N by the code it reported', () => {
     assert.deepEqual(decodeExit({ ...base, code: 137, reportedCode: 137 }), { code: 137, signal: null })
+    assert.deepEqual(decodeExit({ ...base, code: 137, reportedCode: 0 }), { code: null, signal: 'SIGKILL' })
+  })
+
+  it('keeps the real exit code when Node changed it after the entry reported', () => {
+    assert.deepEqual(decodeExit({ ...base, code: 13, reportedCode: 0 }), { code: 13, signal: null })
+  })
+
+  it('uses the reported code when the launcher was killed after the entry decided it', () => {
+    assert.deepEqual(decodeExit({ ...base, code: null, signal: 'SIGKILL', reportedCode: 4 }), { code: 4, signal: null })
   })
 
   it('keeps a signal that ended the launcher itself', () => {

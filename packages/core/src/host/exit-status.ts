@@ -37,14 +37,21 @@ export function signalName (number: number): NodeJS.Signals | null {
 export function decodeExit (seen: ExitObservation): ExitOutcome {
   let code: number | null = seen.code
   let signal: NodeJS.Signals | null = seen.signal
-  if (seen.reportedCode !== undefined) {
+  if (code !== null && code > 128 && code < 128 + 65) {
+    // The init (a shell) reports a child killed by signal N as 128+N; a Node entry that
+    // reported that very code on its way out exited with it.
+    if (seen.reportedCode !== code) {
+      signal = signalName(code - 128)
+      if (signal !== null) code = null
+    }
+  } else if (code === null && seen.reportedCode !== undefined) {
+    // The launcher was killed after the entry had decided its exit code.
     code = seen.reportedCode
     signal = null
-  } else if (code !== null && code > 128 && code < 128 + 65) {
-    // The init (a shell) reports a child killed by signal N as 128+N.
-    signal = signalName(code - 128)
-    if (signal !== null) code = null
   }
+  // Otherwise the real status stands: Node may still change the code after the entry's
+  // 'exit' listeners ran (13 for an unsettled top-level await, a later process.exit(n)).
+
   const outcome: ExitOutcome = { code, signal }
   if (seen.timedOut) {
     outcome.reason = 'timeout'

@@ -1,7 +1,7 @@
 /**
  * PID 2 of every sandbox. Started by the init inside fresh namespaces with the caller's
  * uid and the namespace's capabilities; prepares the sandbox, drops privileges, then
- * becomes the command (execve) or the Node entry (in-process import). Everything here
+ * becomes the command (execve) or runs the Node entry in-process (Module.runMain). Everything here
  * is synchronous until the handover: nothing may start the libuv thread pool while the
  * main thread still holds capabilities.
  *
@@ -82,8 +82,7 @@ function handOver (): void {
     exec(config.handover)
   } else {
     process.on('exit', (code) => { status.send({ type: 'exit', code }) })
-    // Bundled as CommonJS (no top-level await): a rejected import is an uncaught error, as in plain `node entry.js`.
-    runNodeEntry(config.handover).catch((error: unknown) => { setImmediate(() => { throw error }) })
+    runNodeEntry(config.handover)
   }
 }
 
