@@ -15,7 +15,7 @@ const MOUNTINFO = `22 27 0:21 / /proc rw,relatime - proc proc rw
 function input (overrides: Partial<PlanInput> = {}): PlanInput {
   return {
     rootDir: '/scratch/1/root',
-    layersDir: '/scratch/1',
+    layersDir: '/scratch/1/layers',
     readonly: false,
     mounts: parseMountInfo(MOUNTINFO),
     listings: {
@@ -47,11 +47,11 @@ const targets = (plan: MountStep[], op: MountStep['op']): string[] =>
 describe('buildMountPlan (host view)', () => {
   it('starts with a tmpfs root and overlays each top-level directory without submounts', () => {
     const plan = buildMountPlan(input())
-    assert.deepEqual(plan[0], { op: 'tmpfs', target: '/scratch/1/root', mode: '0755' })
+    assert.deepEqual(plan[2], { op: 'tmpfs', target: '/scratch/1/root', mode: '0755' })
     const overlays = plan.filter((s) => s.op === 'overlay')
     assert.deepEqual(overlays.map((s) => s.lower), ['/etc', '/home', '/mnt/tools/python', '/usr', '/var'])
     assert.deepEqual(overlays.find((s) => s.lower === '/usr'),
-      { op: 'overlay', target: '/scratch/1/root/usr', lower: '/usr', upper: '/scratch/1/upper/usr', work: '/scratch/1/work/usr' })
+      { op: 'overlay', target: '/scratch/1/root/usr', lower: '/usr', upper: '/scratch/1/layers/upper/usr', work: '/scratch/1/layers/work/usr' })
   })
 
   it('recreates symlinks, binds files read-only and never overlays a directory holding mount points', () => {
@@ -68,7 +68,7 @@ describe('buildMountPlan (host view)', () => {
     assert.deepEqual(targets(plan, 'proc'), ['/scratch/1/root/proc'])
     assert.deepEqual(targets(plan, 'sysfs'), ['/scratch/1/root/sys'])
     assert.deepEqual(targets(plan, 'devpts'), ['/scratch/1/root/dev/pts'])
-    assert.deepEqual(targets(plan, 'tmpfs'), ['/scratch/1/root', '/scratch/1/root/dev', '/scratch/1/root/dev/shm',
+    assert.deepEqual(targets(plan, 'tmpfs'), ['/scratch/1/layers', '/scratch/1/root', '/scratch/1/root/dev', '/scratch/1/root/dev/shm',
       '/scratch/1/root/tmp', '/scratch/1/root/run', '/scratch/1/root/var/tmp'])
     assert.ok(!plan.some((s) => s.op === 'overlay' && ['/proc', '/sys', '/dev', '/tmp'].includes(s.lower)))
     assert.ok(plan.some((s) => s.op === 'bind' && s.source === '/dev/null' && s.target === '/scratch/1/root/dev/null'))
@@ -136,7 +136,7 @@ describe('buildMountPlan (host view)', () => {
 
   it('lays a root filesystem from an archive as the overlay root, with keep paths on top', () => {
     const plan = buildMountPlan(input({ rootfsDir: '/cache/sha256-abc/rootfs', listings: {}, keep: ['/work/proj'], pathKinds: { '/work/proj': 'dir' } }))
-    assert.deepEqual(plan[0], { op: 'overlay', target: '/scratch/1/root', lower: '/cache/sha256-abc/rootfs', upper: '/scratch/1/upper/rootfs', work: '/scratch/1/work/rootfs' })
+    assert.deepEqual(plan[2], { op: 'overlay', target: '/scratch/1/root', lower: '/cache/sha256-abc/rootfs', upper: '/scratch/1/layers/upper/rootfs', work: '/scratch/1/layers/work/rootfs' })
     assert.ok(plan.some((s) => s.op === 'overlay' && s.lower === '/work/proj' && s.target === '/scratch/1/root/work/proj'))
   })
 
@@ -162,11 +162,21 @@ describe('buildMountPlan (host view)', () => {
     }
     // the same steps otherwise, in the same order
     const withoutFresh = plan.filter((s) => !(s.op === 'bind' && s.source.startsWith('/scratch/1/fresh/')) && !(s.op === 'mkdir' && s.path.startsWith('/scratch/1/fresh/')))
-    const plainWithKeep = buildMountPlan(input({ keep: ['/tmp/project'], pathKinds: { '/tmp/project': 'dir' } }))
+    const plainWithKeep = buildMountPlan(input({ keep: ['/tmp/project'], pathKinds: { '/tmp/project': 'dir' } })).slice(2)
     assert.deepEqual(withoutFresh, plainWithKeep.filter((s) => !(s.op === 'tmpfs' && ['/tmp', '/run', '/var/tmp', '/dev/shm'].some((a) => s.target === `/scratch/1/root${a}`))))
     const bound = plan.findIndex((s) => s.op === 'bind' && s.target === '/scratch/1/root/tmp')
     assert.ok(plan.findIndex((s) => s.op === 'overlay' && s.lower === '/tmp/project') > bound)
     assert.equal(hostPathOfLayer(layerId('/var/tmp')), '/var/tmp')
+  })
+
+  it('puts the layers on a tmpfs of the sandbox\'s own, first, unless a report reads them afterwards', () => {
+    const plan = buildMountPlan(input())
+    assert.deepEqual(plan.slice(0, 2), [{ op: 'mkdir', path: '/scratch/1/layers', mode: '0700' }, { op: 'tmpfs', target: '/scratch/1/layers', mode: '0700' }])
+    assert.ok(plan.filter((s) => s.op === 'overlay').every((s) => s.upper.startsWith('/scratch/1/layers/') && s.work.startsWith('/scratch/1/layers/')))
+    const reported = buildMountPlan(input({ freshDir: '/scratch/1/fresh' }))
+    assert.ok(!reported.some((s) => 'target' in s && s.target === '/scratch/1/layers'), 'the host reads a report\'s layers')
+    const readonly = buildMountPlan(input({ readonly: true }))
+    assert.ok(!readonly.some((s) => s.op === 'overlay') && !readonly.some((s) => 'target' in s && s.target === '/scratch/1/layers'), 'no overlay, no layers')
   })
 
   it('maps layer ids back to host paths', () => {

@@ -70,7 +70,7 @@ export function createSandboxScratch (base: string): SandboxScratch {
   const dir = path.join(runDirectory(base), String(++sequence))
   const rootDir = path.join(dir, 'root')
   fs.mkdirSync(rootDir, { recursive: true, mode: 0o700 })
-  return { dir, rootDir, layersDir: dir }
+  return { dir, rootDir, layersDir: path.join(dir, 'layers') }
 }
 
 export function removeSandboxScratch (scratch: SandboxScratch): void {

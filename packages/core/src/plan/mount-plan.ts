@@ -33,7 +33,10 @@ export interface PlanInput {
   emptyDirs?: readonly string[]
   /** Host directory where the new root is assembled (a mount point for a tmpfs or the rootfs overlay). */
   rootDir: string
-  /** Host directory for overlay upper/work layers: `<layersDir>/upper/<id>`, `<layersDir>/work/<id>`. */
+  /**
+   * Directory for overlay upper/work layers: `<layersDir>/upper/<id>`, `<layersDir>/work/<id>`.
+   * A tmpfs of the sandbox's own is mounted on it unless a report will read the layers.
+   */
   layersDir: string
   /** Lower layer for a root filesystem from an archive; undefined for the host view. */
   rootfsDir?: string
@@ -211,7 +214,18 @@ export function buildMountPlan (input: PlanInput): MountStep[] {
     if (kind === 'dir') steps.push({ op: 'tmpfs', target: at(hostPath), mode: '0000', readonly: true })
     else if (kind === 'file') steps.push({ op: 'bind', source: '/dev/null', target: at(hostPath), readonly: true })
   }
-  return steps
+  return [...privateLayers(input, steps), ...steps]
+}
+
+/**
+ * Without a report nobody reads the layers after the sandbox: they go on a tmpfs of the
+ * sandbox's own, which the kernel frees with its mount namespace (the host removes an
+ * empty directory instead of a tree, and a killed runner leaves no layer data behind).
+ * The overlays hold their upper layers, so the tmpfs outlives the old root's detach.
+ */
+function privateLayers (input: PlanInput, steps: readonly MountStep[]): MountStep[] {
+  if (input.freshDir !== undefined || !steps.some((step) => step.op === 'overlay')) return []
+  return [{ op: 'mkdir', path: input.layersDir, mode: '0700' }, { op: 'tmpfs', target: input.layersDir, mode: '0700' }]
 }
 
 function mountPointFor (source: string, target: string, kind: 'dir' | 'file' | 'missing' | undefined, option: string): MountStep {
