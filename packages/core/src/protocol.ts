@@ -45,6 +45,13 @@ export type StatusMessage =
   | { type: 'error', code: SandboxErrorCode, message: string, details: string[] }
   /** The Node entry exited normally with this code (tells exit(137) from SIGKILL). */
   | { type: 'exit', code: number }
+  /**
+   * From the init (PID 1), as it exits: the command's wait status as a shell gives it
+   * (128+N for signal N, as unshare will exit). Once the pipe has also reached its end,
+   * unshare has closed its copy on its way out: everything in the sandbox has ended and
+   * only the kernel's namespace teardown is left.
+   */
+  | { type: 'init-exit', status: number }
 
 /**
  * Lines the init (PID 1) writes on the status pipe after the command ended, when a

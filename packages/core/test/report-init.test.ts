@@ -10,15 +10,27 @@ import type { LaunchTools } from '../src/host/tools.js'
 import { parseInitDump } from '../src/report/init-dump.js'
 
 const tools: LaunchTools = { setpriv: '/usr/bin/setpriv', unshare: '/usr/bin/unshare', sh: '/bin/sh', unshareVersion: 'x', hasMapUser: true, hasMapCurrentUser: true, hasKeepCaps: true, hasKillChild: true }
-const spec = { uid: 1001, gid: 1002, root: false, network: 'loopback' as const, nodePath: '/usr/bin/node', execArgv: [], bootstrapPath: '/b.cjs', configPath: '/c.json' }
+const spec = { uid: 1001, gid: 1002, root: false, network: 'loopback' as const, nodePath: '/usr/bin/node', execArgv: [], bootstrapPath: '/b.cjs', configPath: '/c.json', statusFd: 4, report: false }
 
 describe('the report init', () => {
-  it('is used only when a report is asked for, with the status fd as $1', () => {
+  it('is used only when a report is asked for; both inits get the status fd as $1', () => {
     const plain = buildLaunchCommand(tools, spec).args
-    assert.deepEqual(plain.slice(-6), ['-c', INIT_SCRIPT, 'ns-sandbox-init', '/usr/bin/node', '/b.cjs', '/c.json'])
-    const reporting = buildLaunchCommand(tools, { ...spec, reportFd: 4 }).args
+    assert.deepEqual(plain.slice(-7), ['-c', INIT_SCRIPT, 'ns-sandbox-init', '4', '/usr/bin/node', '/b.cjs', '/c.json'])
+    const reporting = buildLaunchCommand(tools, { ...spec, report: true }).args
     assert.deepEqual(reporting.slice(-7), ['-c', REPORT_INIT_SCRIPT, 'ns-sandbox-init', '4', '/usr/bin/node', '/b.cjs', '/c.json'])
-    assert.deepEqual(reporting.slice(0, -7), plain.slice(0, -6))
+    assert.deepEqual(reporting.slice(0, -7), plain.slice(0, -7))
+  })
+
+  it('ends with the command\'s status on the status fd, 128+N for signal N, and exits with it', () => {
+    for (const [script, expected] of [['exit 3', 3], ['kill -TERM $$', 143], ['true', 0]] as const) {
+      for (const init of [INIT_SCRIPT, REPORT_INIT_SCRIPT]) {
+        const run = spawnSync('/bin/sh', ['-c', init, 'ns-sandbox-init', '3', '/bin/sh', '-c', script],
+          { stdio: ['ignore', 'ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 10_000 })
+        assert.equal(run.status, expected, script)
+        const last = String(run.output[3] ?? '').trim().split('\n').pop() ?? ''
+        assert.deepEqual(JSON.parse(last), { type: 'init-exit', status: expected }, script)
+      }
+    }
   })
 
   it('lists what is left running and listening, then exits with the command\'s status', () => {

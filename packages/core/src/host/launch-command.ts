@@ -18,8 +18,10 @@ export interface LaunchSpec {
   execArgv: readonly string[]
   bootstrapPath: string
   configPath: string
-  /** Side-effect report: the status fd PID 1 lists leftover processes and sockets on. */
-  reportFd?: number
+  /** The status pipe's fd: PID 1 writes the command's status there as it exits. */
+  statusFd: number
+  /** Side-effect report: PID 1 also lists leftover processes and sockets on the status fd. */
+  report: boolean
 }
 
 /**
@@ -31,7 +33,10 @@ export interface LaunchSpec {
  * command dies by a signal. The trailing `exit` keeps the init alive until then.
  */
 const RUN_COMMAND = 'exec 9>&2 2>/dev/null; (exec "$@" 2>&9 9>&-)'
-export const INIT_SCRIPT = `${RUN_COMMAND}; exit $?`
+/** The last words of PID 1 on the status fd ($f), see the `init-exit` status message. */
+const REPORT_STATUS = `printf '{"type":"init-exit","status":%d}\\n' "$s" >&"$f"`
+/** $1: the status fd (an argument, never an environment variable the command would see). */
+export const INIT_SCRIPT = `f=$1; shift; ${RUN_COMMAND}; s=$?; ${REPORT_STATUS}; exit $s`
 
 /**
  * PID 1's script when a report is asked for ($1: the status fd; never an environment
@@ -47,7 +52,7 @@ export const REPORT_INIT_SCRIPT = [
   "tr '\\000\\n' '\\037\\036' < /proc/$p/cmdline || { read -r c < /proc/$p/comm && printf '[%s]' \"$c\"; }",
   'echo; done',
   `for t in tcp tcp6 udp udp6; do [ -r /proc/net/$t ] && while read -r l; do printf '${INIT_REPORT_MARK}%s %s\\n' $t "$l"; done < /proc/net/$t; done`,
-  `echo '${INIT_REPORT_MARK}end'; } >&"$f" 2>/dev/null; exit $s`
+  `echo '${INIT_REPORT_MARK}end'; } >&"$f" 2>/dev/null; ${REPORT_STATUS}; exit $s`
 ].join('\n')
 
 function mapFlags (tools: LaunchTools, spec: LaunchSpec): string[] {
@@ -75,9 +80,7 @@ export function buildLaunchCommand (tools: LaunchTools, spec: LaunchSpec): { fil
     tools.unshare, '--user', ...identity,
     '--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child',
     '--uts', '--ipc', '--cgroup', ...(spec.network === 'host' ? [] : ['--net']),
-    '--', tools.sh, '-c', ...(spec.reportFd === undefined
-      ? [INIT_SCRIPT, 'ns-sandbox-init']
-      : [REPORT_INIT_SCRIPT, 'ns-sandbox-init', String(spec.reportFd)]),
+    '--', tools.sh, '-c', spec.report ? REPORT_INIT_SCRIPT : INIT_SCRIPT, 'ns-sandbox-init', String(spec.statusFd),
     spec.nodePath, ...spec.execArgv, spec.bootstrapPath, spec.configPath
   ]
   return { file: tools.setpriv, args, identityNote }

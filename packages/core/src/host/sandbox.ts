@@ -108,6 +108,7 @@ export class Sandbox extends EventEmitter {
     this.options = options
     const startedAt = performance.now()
     let reportedCode: number | undefined
+    let initStatus: number | undefined
     let setupMs: number | undefined
     let setupPhases: Record<string, number> | undefined
     let setupError: SandboxError | undefined
@@ -132,6 +133,8 @@ export class Sandbox extends EventEmitter {
         setupError = new SandboxError(message.code, message.message, { details: message.details })
       } else if (message.type === 'exit') {
         reportedCode = message.code
+      } else if (message.type === 'init-exit') {
+        initStatus = message.status
       }
     })
 
@@ -182,6 +185,18 @@ export class Sandbox extends EventEmitter {
         })
       }
       child.on('close', finish)
+      // The launcher's exit waits for the kernel to tear the namespaces down (~1.5 ms:
+      // unmounting the sandbox's tree). When PID 1 has said how the command ended and
+      // every output pipe has closed - the status pipe closes when unshare drops its copy
+      // on the way out, after everything in the sandbox has ended - the result need not
+      // wait for it. The same condition as Node's 'close', with the init's status for the exit.
+      const outputs = child.stdio.slice(1).filter((stream) => stream != null)
+      let open = outputs.length
+      for (const stream of outputs) {
+        stream.once('close', () => {
+          if (--open === 0 && initStatus !== undefined) finish(initStatus, null)
+        })
+      }
       child.on('error', (error) => {
         // Only a failed spawn ends the sandbox here; a failed send() on a closed IPC
         // channel also emits 'error', and the real exit follows on 'close'.
@@ -360,7 +375,8 @@ async function prepare (options: SpawnSandboxOptions, scratch: (resolved: Resolv
       execArgv: options.execArgv ?? [],
       bootstrapPath,
       configPath: path.join(sandboxScratch.dir, 'bootstrap.json'),
-      ...(resolved.report ? { reportFd: statusFd } : {})
+      statusFd,
+      report: resolved.report
     })
     fs.writeFileSync(path.join(sandboxScratch.dir, 'bootstrap.json'), JSON.stringify(config))
     const report: ReportContext | undefined = freshDir === undefined
