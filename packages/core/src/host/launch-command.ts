@@ -34,9 +34,9 @@ export interface LaunchSpec {
  */
 const RUN_COMMAND = 'exec 9>&2 2>/dev/null; (exec "$@" 2>&9 9>&-)'
 /** The last words of PID 1 on the status fd ($f), see the `init-exit` status message. */
-const REPORT_STATUS = `printf '{"type":"init-exit","status":%d}\\n' "$s" >&"$f"`
+const INIT_EXIT_LINE = `printf '{"type":"init-exit","status":%d}\\n' "$s" >&"$f"`
 /** $1: the status fd (an argument, never an environment variable the command would see). */
-export const INIT_SCRIPT = `f=$1; shift; ${RUN_COMMAND}; s=$?; ${REPORT_STATUS}; exit $s`
+export const INIT_SCRIPT = `f=$1; shift; ${RUN_COMMAND}; s=$?; ${INIT_EXIT_LINE}; exit $s`
 
 /**
  * PID 1's script when a report is asked for ($1: the status fd; never an environment
@@ -52,7 +52,7 @@ export const REPORT_INIT_SCRIPT = [
   "tr '\\000\\n' '\\037\\036' < /proc/$p/cmdline || { read -r c < /proc/$p/comm && printf '[%s]' \"$c\"; }",
   'echo; done',
   `for t in tcp tcp6 udp udp6; do [ -r /proc/net/$t ] && while read -r l; do printf '${INIT_REPORT_MARK}%s %s\\n' $t "$l"; done < /proc/net/$t; done`,
-  `echo '${INIT_REPORT_MARK}end'; } >&"$f" 2>/dev/null; ${REPORT_STATUS}; exit $s`
+  `echo '${INIT_REPORT_MARK}end'; } >&"$f" 2>/dev/null; ${INIT_EXIT_LINE}; exit $s`
 ].join('\n')
 
 function mapFlags (tools: LaunchTools, spec: LaunchSpec): string[] {
