@@ -16,6 +16,7 @@ export class HostForwarder {
   private readonly connections = new Set<Connection>()
   private readonly relay = SpliceRelay.get()
   private closed = false
+  private drained: (() => void) | undefined
 
   constructor (private readonly specs: readonly ForwardSpec[]) {}
 
@@ -56,16 +57,27 @@ export class HostForwarder {
     if (error === undefined) connection.client.destroy()
     else reset(connection.client)
     connection.service.destroy()
+    if (this.connections.size === 0) this.drained?.()
   }
 
-  /** Stop accepting (the sandbox's listening sockets close with it) and cut every forwarded connection. */
-  close (): void {
+  /**
+   * Stop accepting (the sandbox's listening sockets close with it) and cut every forwarded
+   * connection. Resolves when the host holds no socket of the sandbox any more: a
+   * connection in the relay thread is closed once the thread has let go of it.
+   */
+  async close (): Promise<void> {
     this.closed = true
     for (const server of this.servers) server.close()
-    for (const connection of this.connections) {
+    const drained = new Promise<void>((resolve) => { this.drained = resolve })
+    for (const connection of [...this.connections]) {
       if (connection.relayId === undefined) this.finish(connection, 'closed')
       else this.relay.drop(connection.relayId)
     }
+    if (this.connections.size === 0) return
+    // Bounded: a relay thread that stopped answering must not hold the result forever.
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([drained, new Promise<void>((resolve) => { timer = setTimeout(resolve, 2000).unref() })])
+    clearTimeout(timer)
   }
 }
 

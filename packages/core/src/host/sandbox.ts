@@ -158,7 +158,7 @@ export class Sandbox extends EventEmitter {
         if (timer !== undefined) clearTimeout(timer)
         const usage = safely(() => cgroup.readUsage())
         const durationMs = Math.round(performance.now() - startedAt)
-        extras.forwarder?.close()
+        const forwardsClosed = extras.forwarder?.close()
         const outcome = decodeExit({
           code, signal, reportedCode, timedOut: this.timedOut, timeoutMs: options.timeoutMs,
           usage, memoryBytes: options.memoryBytes, pids: options.pids
@@ -169,6 +169,7 @@ export class Sandbox extends EventEmitter {
           : collectReport(extras.report, { initLines: initLines(), memoryPeakBytes: usage?.memoryPeakBytes, reason: outcome.reason })
             .catch((error: unknown) => emptyReport(`the report could not be read: ${(error as Error).message}`))
         void reporting.then(async (report) => {
+          await forwardsClosed
           await this.cleanUp()
           if (setupError === undefined && code === SETUP_FAILED_STATUS && !started) {
             setupError = diagnoseLaunchFailure()
@@ -189,14 +190,15 @@ export class Sandbox extends EventEmitter {
       // unmounting the sandbox's tree). When PID 1 has said how the command ended and
       // every output pipe has closed - the status pipe closes when unshare drops its copy
       // on the way out, after everything in the sandbox has ended - the result need not
-      // wait for it. The same condition as Node's 'close', with the init's status for the exit.
+      // wait for it. The same condition as Node's 'close' (and the IPC channel's end, which
+      // 'close' does not wait for), with the init's status for the exit.
       const outputs = child.stdio.slice(1).filter((stream) => stream != null)
-      let open = outputs.length
-      for (const stream of outputs) {
-        stream.once('close', () => {
-          if (--open === 0 && initStatus !== undefined) finish(initStatus, null)
-        })
+      let open = outputs.length + (child.connected ? 1 : 0)
+      const closed = (): void => {
+        if (--open === 0 && initStatus !== undefined) finish(initStatus, null)
       }
+      for (const stream of outputs) stream.once('close', closed)
+      if (child.connected) child.once('disconnect', closed)
       child.on('error', (error) => {
         // Only a failed spawn ends the sandbox here; a failed send() on a closed IPC
         // channel also emits 'error', and the real exit follows on 'close'.
@@ -235,7 +237,7 @@ export class Sandbox extends EventEmitter {
   /** For process exit: no promises, just kill and delete. */
   destroySync (): void {
     this.destroy()
-    this.extras.forwarder?.close()
+    void this.extras.forwarder?.close()
     safely(() => removeSandboxScratch(this.scratch))
   }
 
