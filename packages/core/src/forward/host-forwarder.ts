@@ -17,6 +17,7 @@ export class HostForwarder {
   private readonly relay = SpliceRelay.get()
   private closed = false
   private drained: (() => void) | undefined
+  private closing: Promise<void> | undefined
 
   constructor (private readonly specs: readonly ForwardSpec[]) {}
 
@@ -65,7 +66,13 @@ export class HostForwarder {
    * connection. Resolves when the host holds no socket of the sandbox any more: a
    * connection in the relay thread is closed once the thread has let go of it.
    */
-  async close (): Promise<void> {
+  close (): Promise<void> {
+    // Once: the result and the exit hook may both ask, and must wait for the same drain.
+    this.closing ??= this.closeOnce()
+    return this.closing
+  }
+
+  private async closeOnce (): Promise<void> {
     this.closed = true
     for (const server of this.servers) server.close()
     const drained = new Promise<void>((resolve) => { this.drained = resolve })
