@@ -1,7 +1,7 @@
 /** Hand the prepared process over to what it was started for. */
-import fs from 'node:fs'
-import Module from 'node:module'
-import path from 'node:path'
+import { accessSync, constants, statSync } from 'node:fs'
+import { runMain } from 'node:module'
+import { join } from 'node:path'
 import { SandboxError } from '../errors.js'
 import { execve, setInheritable } from '../ffi/libc.js'
 import type { Handover } from '../protocol.js'
@@ -10,10 +10,10 @@ function resolveCommand (command: string): string {
   if (command.includes('/')) return command
   for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
     if (dir === '') continue
-    const candidate = path.join(dir, command)
+    const candidate = join(dir, command)
     try {
-      fs.accessSync(candidate, fs.constants.X_OK)
-      if (fs.statSync(candidate).isFile()) return candidate
+      accessSync(candidate, constants.X_OK)
+      if (statSync(candidate).isFile()) return candidate
     } catch {
       // not here
     }
@@ -45,5 +45,5 @@ export function execCommand (handover: Extract<Handover, { kind: 'exec' }>): nev
  */
 export function runNodeEntry (handover: Extract<Handover, { kind: 'node' }>): void {
   process.argv = [process.argv[0] ?? process.execPath, handover.entry, ...handover.args]
-  Module.runMain(handover.entry)
+  runMain(handover.entry)
 }

@@ -1,6 +1,6 @@
 /** The mount plan's executor: a short loop, one libc call or two per step. */
-import fs from 'node:fs'
-import path from 'node:path'
+import { accessSync, chmodSync, closeSync, constants, mkdirSync, openSync, statSync, symlinkSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { SandboxError } from '../errors.js'
 import { MS, SyscallError, makeReadOnlyRecursive, mount } from '../ffi/libc.js'
 import type { MountStep } from '../plan/mount-plan.js'
@@ -12,7 +12,7 @@ function escapeOverlayPath (value: string): string {
 
 function touch (file: string): void {
   try {
-    fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW, 0o644))
+    closeSync(openSync(file, constants.O_CREAT | constants.O_WRONLY | constants.O_NOFOLLOW, 0o644))
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EISDIR') throw error
   }
@@ -24,7 +24,7 @@ function createFile (file: string): void {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
     // Only then: the plan usually created the parent already.
-    fs.mkdirSync(path.dirname(file), { recursive: true })
+    mkdirSync(dirname(file), { recursive: true })
     touch(file)
   }
 }
@@ -37,34 +37,34 @@ function createFile (file: string): void {
  * capabilities, which never apply to host inodes owned by unmapped users).
  */
 function matchLowerPermissions (lower: string, upper: string): void {
-  let mode = fs.statSync(lower).mode & 0o7777
+  let mode = statSync(lower).mode & 0o7777
   try {
-    fs.accessSync(lower, fs.constants.W_OK)
+    accessSync(lower, constants.W_OK)
   } catch {
     mode &= ~0o222
   }
-  fs.chmodSync(upper, mode)
+  chmodSync(upper, mode)
 }
 
 function executeStep (step: MountStep): void {
   switch (step.op) {
     case 'mkdir':
-      fs.mkdirSync(step.path, { recursive: true })
-      if (step.mode !== undefined) fs.chmodSync(step.path, parseInt(step.mode, 8))
+      mkdirSync(step.path, { recursive: true })
+      if (step.mode !== undefined) chmodSync(step.path, parseInt(step.mode, 8))
       return
     case 'file':
       createFile(step.path)
       return
     case 'symlink':
-      fs.symlinkSync(step.linkTarget, step.path)
+      symlinkSync(step.linkTarget, step.path)
       return
     case 'tmpfs':
       mount('tmpfs', step.target, 'tmpfs', MS.NOSUID | MS.NODEV | (step.readonly === true ? MS.RDONLY | MS.NOEXEC : 0), `mode=${step.mode}`)
       return
     case 'overlay':
-      fs.mkdirSync(step.upper, { recursive: true })
+      mkdirSync(step.upper, { recursive: true })
       matchLowerPermissions(step.lower, step.upper)
-      fs.mkdirSync(step.work, { recursive: true })
+      mkdirSync(step.work, { recursive: true })
       mount('overlay', step.target, 'overlay', 0,
         `lowerdir=${escapeOverlayPath(step.lower)},upperdir=${escapeOverlayPath(step.upper)},workdir=${escapeOverlayPath(step.work)},userxattr`)
       return

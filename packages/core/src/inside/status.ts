@@ -1,5 +1,5 @@
 /** The bootstrap's side of the status pipe: one JSON line per message, written synchronously. */
-import fs from 'node:fs'
+import { writeSync } from 'node:fs'
 import type { StatusMessage } from '../protocol.js'
 
 export class StatusWriter {
@@ -7,7 +7,7 @@ export class StatusWriter {
 
   send (message: StatusMessage): void {
     try {
-      fs.writeSync(this.fd, JSON.stringify(message) + '\n')
+      writeSync(this.fd, JSON.stringify(message) + '\n')
     } catch {
       // The host is gone; the process will be killed with the namespace.
     }
