@@ -18,7 +18,7 @@ export type Handover =
 export interface BootstrapConfig {
   statusFd: number
   /** koffi's prebuilt addon, resolved by the host (dlopen'd directly: ~20 ms cheaper). */
-  koffiAddon: string | undefined
+  koffiAddon: string
   plan: MountStep[]
   rootDir: string
   cwd: string

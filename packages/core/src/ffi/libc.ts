@@ -6,24 +6,17 @@
  * entry costs ~15 ms (platform detection, probing candidate paths) and resolving it
  * another ~4 ms; dlopen of its prebuilt addon costs ~2 ms. That is paid once per test
  * file, so the host resolves the addon's path once (ffi/addon-path.ts) and the bootstrap
- * dlopens it directly, falling back to koffi's own entry.
+ * dlopens it directly. No `node:module` here: it would load Node's ESM loader into every
+ * sandbox's start.
  */
-import { createRequire } from 'node:module'
 import type * as KoffiModule from 'koffi'
 
 type Koffi = typeof KoffiModule
 
-function loadKoffi (addonPath: string | undefined): Koffi {
-  if (addonPath !== undefined) {
-    try {
-      const module = { exports: {} as Koffi }
-      process.dlopen(module, addonPath)
-      return module.exports
-    } catch {
-      // fall back to the package entry
-    }
-  }
-  return createRequire(process.argv[1] ?? process.cwd() + '/')('koffi') as Koffi
+function loadKoffi (addonPath: string): Koffi {
+  const module = { exports: {} as Koffi }
+  process.dlopen(module, addonPath)
+  return module.exports
 }
 
 // Syscall numbers that glibc has no wrapper for. Both are in the generic table on arm64.
@@ -87,13 +80,13 @@ function bind (koffi: Koffi) {
 let libc: ReturnType<typeof bind> | undefined
 
 /** Load koffi and bind libc; the bootstrap calls this first, with the host-resolved addon path. */
-export function loadLibc (addonPath?: string): void {
+export function loadLibc (addonPath: string): void {
   libc ??= bind(loadKoffi(addonPath))
 }
 
 function fns (): ReturnType<typeof bind> {
-  if (libc === undefined) loadLibc()
-  return libc as ReturnType<typeof bind>
+  if (libc === undefined) throw new Error('libc used before loadLibc(koffiAddonPath())')
+  return libc
 }
 
 /** A failed libc call: the function, its subject, and errno by name. */

@@ -2,7 +2,7 @@
 
 export interface SpliceWorkerData {
   /** koffi's addon, as the host resolved it. */
-  koffiAddon: string | undefined
+  koffiAddon: string
   /** Read end of the pipe the main thread writes to when it has posted a command. */
   wakeFd: number
 }
