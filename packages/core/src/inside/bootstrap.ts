@@ -46,10 +46,12 @@ function phase (name: string): void {
 const forwards = config.forwards ?? []
 
 function setUp (): void {
+  phase('config')
   loadLibc(config.koffiAddon)
+  phase('koffi')
   setInheritable(config.statusFd, false)
   status.send({ type: 'started', ...hostPids() })
-  phase('koffi')
+  phase('started')
   joinCgroups(config.cgroupProcs)
   phase('cgroups')
   executeMountPlan(config.plan)
