@@ -1,8 +1,8 @@
 /** The mount plan's executor: a short loop, one libc call or two per step. */
-import { accessSync, chmodSync, closeSync, constants, mkdirSync, openSync, statSync, symlinkSync } from 'node:fs'
+import { constants } from 'node:fs'
 import { dirname } from 'node:path'
 import { SandboxError } from '../errors.js'
-import { MS, SyscallError, makeReadOnlyRecursive, mount } from '../ffi/libc.js'
+import { MS, SyscallError, chmod, createEmptyFile, fileMode, isWritable, makeDirectory, makeReadOnlyRecursive, mount, symlink } from '../ffi/libc.js'
 import type { MountStep } from '../plan/mount-plan.js'
 
 /** overlayfs options separate layers with ':' and options with ','. */
@@ -10,22 +10,25 @@ function escapeOverlayPath (value: string): string {
   return value.replace(/[\\,:]/g, (c) => '\\' + c)
 }
 
-function touch (file: string): void {
-  try {
-    closeSync(openSync(file, constants.O_CREAT | constants.O_WRONLY | constants.O_NOFOLLOW, 0o644))
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EISDIR') throw error
+/** `mkdir -p`: the plan creates parents first, so this is one call per directory. */
+function makeDirectories (dir: string): void {
+  let outcome = makeDirectory(dir, 0o777)
+  if (outcome === 'no-parent' && dirname(dir) !== dir) {
+    makeDirectories(dirname(dir))
+    outcome = makeDirectory(dir, 0o777)
+  }
+  if (outcome === 'no-parent') throw new Error(`cannot create ${dir}: its parent is missing`)
+  if (outcome === 'exists' && (fileMode(dir) & constants.S_IFMT) !== constants.S_IFDIR) {
+    throw new Error(`${dir} exists and is not a directory`)
   }
 }
 
+/** An empty file to bind onto; an existing file (or directory) is left as it is. */
 function createFile (file: string): void {
-  try {
-    touch(file)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+  if (createEmptyFile(file, 0o644) === 'no-parent') {
     // Only then: the plan usually created the parent already.
-    mkdirSync(dirname(file), { recursive: true })
-    touch(file)
+    makeDirectories(dirname(file))
+    createEmptyFile(file, 0o644)
   }
 }
 
@@ -37,34 +40,30 @@ function createFile (file: string): void {
  * capabilities, which never apply to host inodes owned by unmapped users).
  */
 function matchLowerPermissions (lower: string, upper: string): void {
-  let mode = statSync(lower).mode & 0o7777
-  try {
-    accessSync(lower, constants.W_OK)
-  } catch {
-    mode &= ~0o222
-  }
-  chmodSync(upper, mode)
+  let mode = fileMode(lower) & 0o7777
+  if (!isWritable(lower)) mode &= ~0o222
+  chmod(upper, mode)
 }
 
 function executeStep (step: MountStep): void {
   switch (step.op) {
     case 'mkdir':
-      mkdirSync(step.path, { recursive: true })
-      if (step.mode !== undefined) chmodSync(step.path, parseInt(step.mode, 8))
+      makeDirectories(step.path)
+      if (step.mode !== undefined) chmod(step.path, parseInt(step.mode, 8))
       return
     case 'file':
       createFile(step.path)
       return
     case 'symlink':
-      symlinkSync(step.linkTarget, step.path)
+      symlink(step.linkTarget, step.path)
       return
     case 'tmpfs':
       mount('tmpfs', step.target, 'tmpfs', MS.NOSUID | MS.NODEV | (step.readonly === true ? MS.RDONLY | MS.NOEXEC : 0), `mode=${step.mode}`)
       return
     case 'overlay':
-      mkdirSync(step.upper, { recursive: true })
+      makeDirectories(step.upper)
       matchLowerPermissions(step.lower, step.upper)
-      mkdirSync(step.work, { recursive: true })
+      makeDirectories(step.work)
       mount('overlay', step.target, 'overlay', 0,
         `lowerdir=${escapeOverlayPath(step.lower)},upperdir=${escapeOverlayPath(step.upper)},workdir=${escapeOverlayPath(step.work)},userxattr`)
       return
