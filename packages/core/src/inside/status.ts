@@ -1,13 +1,17 @@
 /** The bootstrap's side of the status pipe: one JSON line per message, written synchronously. */
 import { writeSync } from 'node:fs'
+import { isLibcLoaded, writeText } from '../ffi/libc.js'
 import type { StatusMessage } from '../protocol.js'
 
 export class StatusWriter {
   constructor (private readonly fd: number) {}
 
   send (message: StatusMessage): void {
+    const line = JSON.stringify(message) + '\n'
     try {
-      writeSync(this.fd, JSON.stringify(message) + '\n')
+      // libc once koffi is loaded (cheaper on a cold start); Node's for an early failure
+      if (isLibcLoaded()) writeText(this.fd, line)
+      else writeSync(this.fd, line)
     } catch {
       // The host is gone; the process will be killed with the namespace.
     }
