@@ -17,7 +17,7 @@ function tools (help: string): LaunchTools {
   return { setpriv: '/usr/bin/setpriv', unshare: '/usr/bin/unshare', sh: '/bin/sh', unshareVersion: 'unshare from util-linux 2.x', ...parseUnshareHelp(help) }
 }
 
-const spec = { uid: 1001, gid: 1002, root: false, network: 'loopback' as const, nodePath: '/usr/bin/node', execArgv: ['--no-warnings'], bootstrapPath: '/b.cjs', configPath: '/c.json', statusFd: 3, report: false }
+const spec = { uid: 1001, gid: 1002, root: false, network: 'loopback' as const, nodePath: '/usr/bin/node', execArgv: ['--no-warnings'], bootstrapPath: '/b.cjs', statusFd: 3, report: false }
 
 describe('launch command', () => {
   it('reads unshare\'s abilities from its help text', () => {
@@ -33,7 +33,7 @@ describe('launch command', () => {
     for (const flag of ['--user', '--map-user=1001', '--map-group=1002', '--keep-caps', '--mount', '--pid', '--fork', '--kill-child', '--uts', '--ipc', '--cgroup', '--net']) {
       assert.ok(args.includes(flag), flag)
     }
-    assert.deepEqual(args.slice(-6), ['ns-sandbox-init', '3', '/usr/bin/node', '--no-warnings', '/b.cjs', '/c.json'])
+    assert.deepEqual(args.slice(-6), ['ns-sandbox-init', '3', '/usr/bin/node', '--no-warnings', '/b.cjs', '3'])
     assert.equal(identityNote, undefined)
   })
 

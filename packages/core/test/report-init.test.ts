@@ -10,14 +10,14 @@ import type { LaunchTools } from '../src/host/tools.js'
 import { parseInitDump } from '../src/report/init-dump.js'
 
 const tools: LaunchTools = { setpriv: '/usr/bin/setpriv', unshare: '/usr/bin/unshare', sh: '/bin/sh', unshareVersion: 'x', hasMapUser: true, hasMapCurrentUser: true, hasKeepCaps: true, hasKillChild: true }
-const spec = { uid: 1001, gid: 1002, root: false, network: 'loopback' as const, nodePath: '/usr/bin/node', execArgv: [], bootstrapPath: '/b.cjs', configPath: '/c.json', statusFd: 4, report: false }
+const spec = { uid: 1001, gid: 1002, root: false, network: 'loopback' as const, nodePath: '/usr/bin/node', execArgv: [], bootstrapPath: '/b.cjs', statusFd: 4, report: false }
 
 describe('the report init', () => {
   it('is used only when a report is asked for; both inits get the status fd as $1', () => {
     const plain = buildLaunchCommand(tools, spec).args
-    assert.deepEqual(plain.slice(-7), ['-c', INIT_SCRIPT, 'ns-sandbox-init', '4', '/usr/bin/node', '/b.cjs', '/c.json'])
+    assert.deepEqual(plain.slice(-7), ['-c', INIT_SCRIPT, 'ns-sandbox-init', '4', '/usr/bin/node', '/b.cjs', '4'])
     const reporting = buildLaunchCommand(tools, { ...spec, report: true }).args
-    assert.deepEqual(reporting.slice(-7), ['-c', REPORT_INIT_SCRIPT, 'ns-sandbox-init', '4', '/usr/bin/node', '/b.cjs', '/c.json'])
+    assert.deepEqual(reporting.slice(-7), ['-c', REPORT_INIT_SCRIPT, 'ns-sandbox-init', '4', '/usr/bin/node', '/b.cjs', '4'])
     assert.deepEqual(reporting.slice(0, -7), plain.slice(0, -7))
   })
 

@@ -3,7 +3,7 @@
  *   setpriv --pdeathsig KILL          dies with the runner's thread that spawned it
  *   unshare --user ... --fork --kill-child   namespaces from a single-threaded process
  *   /bin/sh -c INIT_SCRIPT             PID 1: waits in the foreground, reaps orphans
- *   node [execArgv] bootstrap.cjs CONFIG    PID 2: mounts, pivot_root, drops privileges
+ *   node [execArgv] bootstrap.cjs STATUS_FD  PID 2: reads its config there; mounts, pivot_root, drops privileges
  */
 import type { NetworkMode } from '../options/schema.js'
 import { INIT_REPORT_MARK } from '../protocol.js'
@@ -17,8 +17,10 @@ export interface LaunchSpec {
   nodePath: string
   execArgv: readonly string[]
   bootstrapPath: string
-  configPath: string
-  /** The status pipe's fd: PID 1 writes the command's status there as it exits. */
+  /**
+   * The status pipe's fd: the host writes the bootstrap's configuration there (then ends
+   * its side), the bootstrap reports its progress, PID 1 the command's status as it exits.
+   */
   statusFd: number
   /** Side-effect report: PID 1 also lists leftover processes and sockets on the status fd. */
   report: boolean
@@ -81,7 +83,7 @@ export function buildLaunchCommand (tools: LaunchTools, spec: LaunchSpec): { fil
     '--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child',
     '--uts', '--ipc', '--cgroup', ...(spec.network === 'host' ? [] : ['--net']),
     '--', tools.sh, '-c', spec.report ? REPORT_INIT_SCRIPT : INIT_SCRIPT, 'ns-sandbox-init', String(spec.statusFd),
-    spec.nodePath, ...spec.execArgv, spec.bootstrapPath, spec.configPath
+    spec.nodePath, ...spec.execArgv, spec.bootstrapPath, String(spec.statusFd)
   ]
   return { file: tools.setpriv, args, identityNote }
 }

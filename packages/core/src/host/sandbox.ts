@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess, type IOType, type Serializable, type StdioOptions } from 'node:child_process'
 import { EventEmitter } from 'node:events'
+import type { Writable } from 'node:stream'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -314,30 +315,60 @@ async function resolveRootfsDir (options: ResolvedOptions): Promise<string | und
   return await resolveRootfs(options.rootfs, options.rootfsCacheDir === undefined ? {} : { cacheDir: options.rootfsCacheDir })
 }
 
-/** Everything up to the spawn; also what `--dry-run` prints. Creates scratch and cgroup. */
+/** What the spawn needs: options resolved, the root filesystem found, the launch command. */
+interface LaunchPlan {
+  resolved: ResolvedOptions
+  handover: Handover
+  rootfsDir: string | undefined
+  cwd: string
+  nodePath: string
+  statusFd: number
+  launch: PreparedSandbox['launch']
+}
+
+async function planLaunch (options: SpawnSandboxOptions): Promise<LaunchPlan> {
+  const resolved = resolveOptions(pickSandboxOptions(options as SandboxOptions & Record<string, unknown>))
+  const handover = handoverOf(options)
+  const tools = launchTools()
+  const rootfsDir = await resolveRootfsDir(resolved)
+  const nodePath = options.nodePath ?? process.execPath
+  const statusFd = hasChannel(options, resolved) ? 4 : 3
+  const launch = buildLaunchCommand(tools, {
+    uid: process.getuid?.() ?? 0,
+    gid: process.getgid?.() ?? 0,
+    root: resolved.root,
+    network: resolved.network,
+    nodePath,
+    execArgv: options.execArgv ?? [],
+    bootstrapPath,
+    statusFd,
+    report: resolved.report
+  })
+  return { resolved, handover, rootfsDir, cwd: path.resolve(options.cwd ?? process.cwd()), nodePath, statusFd, launch }
+}
+
+/** The rest of the preparation; also what `--dry-run` prints. Creates scratch and cgroup. */
 interface PreparedRun extends PreparedSandbox {
   scratch: SandboxScratch
   cgroup: SandboxCgroup
   report: ReportContext | undefined
 }
 
-async function prepare (options: SpawnSandboxOptions, scratch: (resolved: ResolvedOptions) => SandboxScratch,
-  cgroupFor: (resolved: ResolvedOptions) => SandboxCgroup): Promise<PreparedRun> {
-  const resolved = resolveOptions(pickSandboxOptions(options as SandboxOptions & Record<string, unknown>))
-  const handover = handoverOf(options)
-  const tools = launchTools()
-  const rootfsDir = await resolveRootfsDir(resolved)
-  const cwd = path.resolve(options.cwd ?? process.cwd())
-  const nodePath = options.nodePath ?? process.execPath
+/**
+ * Synchronous on purpose: spawnSandbox runs it between the spawn and the Sandbox that
+ * listens to the child, and no event of the child may come in between. Fails having
+ * removed what it made (the cgroup is created last and undoes itself).
+ */
+function prepareRun (options: SpawnSandboxOptions, launch: LaunchPlan, scratch: (resolved: ResolvedOptions) => SandboxScratch,
+  cgroupFor: (resolved: ResolvedOptions) => SandboxCgroup): PreparedRun {
+  const { resolved, handover, rootfsDir, cwd, nodePath, statusFd } = launch
   // What the process needs to see even where a fresh tmpfs or a root filesystem hides the
   // host: its cwd and, for a Node entry, the entry and the Node binary (child processes).
   // A command is looked up in the sandbox's own filesystem.
   const keep = [cwd, ...(handover.kind === 'node' ? [handover.entry, nodePath] : [])]
   const sandboxScratch = scratch(resolved)
   const freshDir = resolved.report ? path.join(sandboxScratch.dir, 'fresh') : undefined
-  let cgroup: SandboxCgroup | undefined
   try {
-    cgroup = cgroupFor(resolved)
     const plan = buildMountPlan({
       ...gatherPlanInput(resolved, {
         rootDir: sandboxScratch.rootDir,
@@ -348,7 +379,7 @@ async function prepare (options: SpawnSandboxOptions, scratch: (resolved: Resolv
       }),
       freshDir
     })
-    const statusFd = hasChannel(options, resolved) ? 4 : 3
+    const cgroup = cgroupFor(resolved)
     const config: BootstrapConfig = {
       statusFd,
       koffiAddon: koffiAddonPath(),
@@ -368,19 +399,6 @@ async function prepare (options: SpawnSandboxOptions, scratch: (resolved: Resolv
             keepChannel: options.ipc === true
           })
     }
-    const launch = buildLaunchCommand(tools, {
-      uid: process.getuid?.() ?? 0,
-      gid: process.getgid?.() ?? 0,
-      root: resolved.root,
-      network: resolved.network,
-      nodePath,
-      execArgv: options.execArgv ?? [],
-      bootstrapPath,
-      configPath: path.join(sandboxScratch.dir, 'bootstrap.json'),
-      statusFd,
-      report: resolved.report
-    })
-    fs.writeFileSync(path.join(sandboxScratch.dir, 'bootstrap.json'), JSON.stringify(config))
     const report: ReportContext | undefined = freshDir === undefined
       ? undefined
       : {
@@ -395,9 +413,8 @@ async function prepare (options: SpawnSandboxOptions, scratch: (resolved: Resolv
           forwards: resolved.forwards,
           network: resolved.network
         }
-    return { options: resolved, plan, config, launch, scratch: sandboxScratch, cgroup, report }
+    return { options: resolved, plan, config, launch: launch.launch, scratch: sandboxScratch, cgroup, report }
   } catch (error) {
-    if (cgroup !== undefined) await safelyAsync(() => (cgroup as SandboxCgroup).remove())
     safely(() => removeSandboxScratch(sandboxScratch))
     if (error instanceof PlanError) throw new SandboxError('NSB_INVALID_OPTION', error.message)
     throw error
@@ -414,31 +431,49 @@ function startRun (resolved: ResolvedOptions): void {
   startReaper(tools.sh, runDirectory(resolved.scratchDir), runDirName(process.getuid?.() ?? 0, currentRunId()), cgroupRoots)
 }
 
-/** Start a sandbox. Resolves once the launcher is spawned; `ready` and `result` tell the rest. */
+/**
+ * Start a sandbox. Resolves once the launcher is spawned; `ready` and `result` tell the rest.
+ * The launcher is spawned first and the rest prepared while it starts: its Node asks for
+ * the configuration ~35 ms later, on the status pipe, which the host writes and closes.
+ */
 export async function spawnSandbox (options: SpawnSandboxOptions): Promise<Sandbox> {
-  const prepared = await prepare(options,
-    (resolved) => {
-      startRun(resolved)
-      return createSandboxScratch(resolved.scratchDir)
-    },
-    (resolved) => {
+  const launch = await planLaunch(options)
+  // Both can fail on a broken install; better before anything runs.
+  koffiAddonPath()
+  readLastCapability()
+  startRun(launch.resolved)
+  if (launch.launch.identityNote !== undefined && !identityNoted) {
+    identityNoted = true
+    process.emitWarning(launch.launch.identityNote, { code: 'NSB_IDENTITY_ROOT' })
+  }
+  const forwarder = launch.resolved.forwards.length > 0 ? new HostForwarder(launch.resolved.forwards) : undefined
+  const child = spawn(launch.launch.file, launch.launch.args, {
+    cwd: launch.cwd,
+    env: options.env ?? process.env,
+    stdio: stdioOf(options, hasChannel(options, launch.resolved)),
+    serialization: options.serialization ?? 'json'
+  })
+  const statusPipe = child.stdio[launch.statusFd] as Writable
+  let prepared: PreparedRun
+  try {
+    prepared = prepareRun(options, launch, (resolved) => createSandboxScratch(resolved.scratchDir), (resolved) => {
       if (sandboxCount === 0) safely(() => removeStaleCgroups(isRunAlive))
       return createSandboxCgroup(currentRunId(), String(++sandboxCount), {
         memoryBytes: resolved.memoryBytes, pids: resolved.pids, cpus: resolved.cpus
       })
     })
-  if (prepared.launch.identityNote !== undefined && !identityNoted) {
-    identityNoted = true
-    process.emitWarning(prepared.launch.identityNote, { code: 'NSB_IDENTITY_ROOT' })
+  } catch (error) {
+    // Nothing ran yet: the bootstrap is still starting, or never will (spawn failed).
+    child.on('error', () => {})
+    statusPipe.destroy()
+    child.kill('SIGKILL')
+    void forwarder?.close()
+    throw error
   }
-  const forwarder = prepared.options.forwards.length > 0 ? new HostForwarder(prepared.options.forwards) : undefined
-  const child = spawn(prepared.launch.file, prepared.launch.args, {
-    cwd: prepared.config.cwd,
-    env: options.env ?? process.env,
-    stdio: stdioOf(options, hasChannel(options, prepared.options)),
-    serialization: options.serialization ?? 'json'
-  })
-  const sandbox = new Sandbox(child, prepared.options, prepared.scratch, prepared.cgroup, prepared.config.statusFd,
+  // A launcher that failed early has closed its end (EPIPE here); its exit tells why.
+  statusPipe.on('error', () => {})
+  statusPipe.end(JSON.stringify(prepared.config))
+  const sandbox = new Sandbox(child, prepared.options, prepared.scratch, prepared.cgroup, launch.statusFd,
     { report: prepared.report, forwarder })
   live.add(sandbox)
   return sandbox
@@ -449,7 +484,8 @@ export async function planSandbox (options: SpawnSandboxOptions): Promise<Prepar
   const noCgroup: SandboxCgroup = {
     procsFiles: [], limits: {}, readUsage: () => ({ oomKills: 0, pidsLimitHits: 0 }), kill: () => {}, remove: async () => {}
   }
-  const prepared = await prepare(options, (resolved) => createSandboxScratch(resolved.scratchDir), () => noCgroup)
+  const launch = await planLaunch(options)
+  const prepared = prepareRun(options, launch, (resolved) => createSandboxScratch(resolved.scratchDir), () => noCgroup)
   removeSandboxScratch(prepared.scratch)
   return { options: prepared.options, plan: prepared.plan, config: prepared.config, launch: prepared.launch }
 }

@@ -24,7 +24,8 @@ import { StatusWriter } from './status.js'
 // Not `performance.now()`: the global loads perf_hooks on first use, ~4 ms of a Node 20 start.
 const now = (): number => process.uptime() * 1000
 const startedAt = now()
-const config = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as BootstrapConfig
+// The host writes the configuration on the status pipe and ends its side (argv[2]: the fd).
+const config = JSON.parse(readFileSync(Number(process.argv[2]), 'utf8')) as BootstrapConfig
 const status = new StatusWriter(config.statusFd)
 
 /** Host pids of this process and of the init, read from the host's /proc before it is replaced. */
