@@ -16,6 +16,33 @@ console.log(JSON.stringify({ pids: sandboxes.map((s) => s.pid) }))
 setInterval(() => {}, 1000)
 `
 
+/** A runner whose sandbox fails in the preparation that follows the launcher's spawn (a bind source that is missing). */
+const FAILING_RUNNER = `
+import { spawnSandbox } from ${JSON.stringify(path.join(CORE_DIR, 'dist/index.js'))}
+try {
+  await spawnSandbox({ command: 'true', bind: [process.argv[2] + ':/x'], stdio: 'ignore' })
+  console.log(JSON.stringify({ started: true }))
+} catch (error) {
+  console.log(JSON.stringify({ code: error.code, message: error.message }))
+}
+setInterval(() => {}, 1000)
+`
+
+/** Launcher processes (setpriv, unshare, the init, the bootstrap) whose working directory is `dir`. */
+function launchersIn (dir: string): number[] {
+  const pids: number[] = []
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      if (fs.readlinkSync(`/proc/${name}/cwd`) !== dir) continue
+      if (/setpriv|unshare|ns-sandbox-init|bootstrap\.cjs/.test(fs.readFileSync(`/proc/${name}/cmdline`, 'utf8'))) pids.push(Number(name))
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids
+}
+
 function mountsMentioning (text: string): string[] {
   return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((line) => line.includes(text))
 }
@@ -47,6 +74,31 @@ for (const who of identities()) {
         assert.deepEqual(mountsMentioning('ns-sandbox'), [])
       } finally {
         env?.cleanup()
+        work.remove()
+      }
+    })
+
+    it('kills the launcher it already started when the preparation after the spawn fails', async () => {
+      // The launcher is spawned before the mount plan is made; its Node waits for the
+      // configuration. A plan that fails must not leave that chain waiting in a live runner.
+      const work = tempDirFor(who, 'nsb-prep-fail-')
+      const missing = path.join(work.dir, 'missing')
+      try {
+        fs.writeFileSync(path.join(work.dir, 'runner.mjs'), FAILING_RUNNER)
+        const { file, args } = who.wrap(process.execPath, [path.join(work.dir, 'runner.mjs'), missing])
+        const runner = spawn(file, args, { cwd: work.dir, env: who.env, stdio: ['ignore', 'pipe', 'inherit'] })
+        let out = ''
+        runner.stdout?.on('data', (chunk: Buffer) => { out += chunk.toString() })
+        try {
+          await waitFor(() => out.includes('\n'), 20_000)
+          const reported = JSON.parse(out) as { code?: string, message?: string }
+          assert.equal(reported.code, 'NSB_INVALID_OPTION', out)
+          assert.match(reported.message ?? '', new RegExp(`option \`bind\`: ${missing} does not exist`))
+          await waitFor(() => launchersIn(work.dir).length === 0, 2_000)
+        } finally {
+          runner.kill('SIGKILL')
+        }
+      } finally {
         work.remove()
       }
     })
