@@ -31,10 +31,11 @@ exit 0
 
 let started = false
 
-export function startReaper (sh: string, runScratchDir: string, cgroupName: string, cgroupRoots: readonly string[]): void {
+/** Once per run; `cgroupRoots` is read only then (it is on the way to every sandbox's spawn). */
+export function startReaper (sh: string, runScratchDir: string, cgroupName: string, cgroupRoots: () => readonly string[]): void {
   if (started) return
   started = true
-  const child = spawn(sh, ['-c', SCRIPT, 'ns-sandbox-reaper', runScratchDir, cgroupName, ...cgroupRoots], {
+  const child = spawn(sh, ['-c', SCRIPT, 'ns-sandbox-reaper', runScratchDir, cgroupName, ...cgroupRoots()], {
     detached: true,
     stdio: ['pipe', 'ignore', 'ignore']
   })

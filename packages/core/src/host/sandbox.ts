@@ -427,7 +427,7 @@ let identityNoted = false
 function startRun (resolved: ResolvedOptions): void {
   installExitHook(resolved.scratchDir)
   const tools = launchTools()
-  const cgroupRoots = parseCgroupMounts(fs.readFileSync('/proc/self/mountinfo', 'utf8')).map((mount) => mount.mountPoint)
+  const cgroupRoots = (): string[] => parseCgroupMounts(fs.readFileSync('/proc/self/mountinfo', 'utf8')).map((mount) => mount.mountPoint)
   startReaper(tools.sh, runDirectory(resolved.scratchDir), runDirName(process.getuid?.() ?? 0, currentRunId()), cgroupRoots)
 }
 
