@@ -453,7 +453,8 @@ export async function spawnSandbox (options: SpawnSandboxOptions): Promise<Sandb
     stdio: stdioOf(options, hasChannel(options, launch.resolved)),
     serialization: options.serialization ?? 'json'
   })
-  const statusPipe = child.stdio[launch.statusFd] as Writable
+  // Absent only when the spawn itself failed (EMFILE): then 'error' ends the sandbox.
+  const statusPipe = child.stdio[launch.statusFd] as Writable | null | undefined
   let prepared: PreparedRun
   try {
     prepared = prepareRun(options, launch, (resolved) => createSandboxScratch(resolved.scratchDir), (resolved) => {
@@ -465,14 +466,14 @@ export async function spawnSandbox (options: SpawnSandboxOptions): Promise<Sandb
   } catch (error) {
     // Nothing ran yet: the bootstrap is still starting, or never will (spawn failed).
     child.on('error', () => {})
-    statusPipe.destroy()
+    statusPipe?.destroy()
     child.kill('SIGKILL')
     void forwarder?.close()
     throw error
   }
   // A launcher that failed early has closed its end (EPIPE here); its exit tells why.
-  statusPipe.on('error', () => {})
-  statusPipe.end(JSON.stringify(prepared.config))
+  statusPipe?.on('error', () => {})
+  statusPipe?.end(JSON.stringify(prepared.config))
   const sandbox = new Sandbox(child, prepared.options, prepared.scratch, prepared.cgroup, launch.statusFd,
     { report: prepared.report, forwarder })
   live.add(sandbox)
