@@ -148,6 +148,28 @@ describe('errors', () => {
     assert.match(cli(root, ['run']).stderr, /no command given/)
   })
 
+  it('rejects with the reason when the runner has no fds left for the launcher (EMFILE)', () => {
+    // Node sets up no stdio for a spawn that failed for want of fds; the sandbox says so
+    // instead of failing on the missing status pipe.
+    const script = `
+      import fs from 'node:fs'
+      import { spawnSandbox } from ${JSON.stringify(path.join(CORE_DIR, 'dist/index.js'))}
+      await (await spawnSandbox({ command: 'true', stdio: 'ignore' })).result
+      const held = []
+      try { for (;;) held.push(fs.openSync('/dev/null', 'r')) } catch {}
+      for (let i = 0; i < 2; i++) fs.closeSync(held.pop())
+      try {
+        await spawnSandbox({ command: 'true', stdio: 'ignore' })
+        console.log('started')
+      } catch (error) {
+        console.log(error.code + ' ' + error.message)
+      }
+    `
+    const run = spawnSync('sh', ['-c', 'ulimit -n 256 && exec "$0" --input-type=module -e "$1"', process.execPath, script], { encoding: 'utf8', timeout: 30_000 })
+    assert.equal(run.status, 0, run.stderr)
+    assert.match(run.stdout, /^NSB_SETUP_FAILED cannot start the launcher: spawn \S*setpriv EMFILE$/m)
+  })
+
   it('says util-linux is missing, and how to install it, when setpriv/unshare are not found', () => {
     const bin = tempDirFor(root, 'nsb-bin-')
     try {

@@ -3,7 +3,7 @@
  * the launch chain, the status pipe, the timer, the exit decoding and the teardown.
  */
 import { spawn, type ChildProcess, type IOType, type Serializable, type StdioOptions } from 'node:child_process'
-import { EventEmitter } from 'node:events'
+import { EventEmitter, once } from 'node:events'
 import type { Writable } from 'node:stream'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -453,8 +453,13 @@ export async function spawnSandbox (options: SpawnSandboxOptions): Promise<Sandb
     stdio: stdioOf(options, hasChannel(options, launch.resolved)),
     serialization: options.serialization ?? 'json'
   })
-  // Absent only when the spawn itself failed (EMFILE): then 'error' ends the sandbox.
-  const statusPipe = child.stdio[launch.statusFd] as Writable | null | undefined
+  const statusPipe = (child.stdio as ChildProcess['stdio'] | null)?.[launch.statusFd] as Writable | null | undefined
+  if (statusPipe == null) {
+    // Node sets up no stdio when the spawn itself failed for want of fds (EMFILE, ENFILE).
+    const [error] = await once(child, 'error') as [Error]
+    void forwarder?.close()
+    throw new SandboxError('NSB_SETUP_FAILED', `cannot start the launcher: ${error.message}`)
+  }
   let prepared: PreparedRun
   try {
     prepared = prepareRun(options, launch, (resolved) => createSandboxScratch(resolved.scratchDir), (resolved) => {
@@ -466,14 +471,14 @@ export async function spawnSandbox (options: SpawnSandboxOptions): Promise<Sandb
   } catch (error) {
     // Nothing ran yet: the bootstrap is still starting, or never will (spawn failed).
     child.on('error', () => {})
-    statusPipe?.destroy()
+    statusPipe.destroy()
     child.kill('SIGKILL')
     void forwarder?.close()
     throw error
   }
   // A launcher that failed early has closed its end (EPIPE here); its exit tells why.
-  statusPipe?.on('error', () => {})
-  statusPipe?.end(JSON.stringify(prepared.config))
+  statusPipe.on('error', () => {})
+  statusPipe.end(JSON.stringify(prepared.config))
   const sandbox = new Sandbox(child, prepared.options, prepared.scratch, prepared.cgroup, launch.statusFd,
     { report: prepared.report, forwarder })
   live.add(sandbox)
