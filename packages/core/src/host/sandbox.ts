@@ -323,6 +323,9 @@ interface LaunchPlan {
   cwd: string
   nodePath: string
   statusFd: number
+  /** Host facts the bootstrap needs; looked up here so a broken install fails before anything runs. */
+  koffiAddon: string
+  lastCapability: number
   launch: PreparedSandbox['launch']
 }
 
@@ -344,7 +347,17 @@ async function planLaunch (options: SpawnSandboxOptions): Promise<LaunchPlan> {
     statusFd,
     report: resolved.report
   })
-  return { resolved, handover, rootfsDir, cwd: path.resolve(options.cwd ?? process.cwd()), nodePath, statusFd, launch }
+  return {
+    resolved,
+    handover,
+    rootfsDir,
+    cwd: path.resolve(options.cwd ?? process.cwd()),
+    nodePath,
+    statusFd,
+    koffiAddon: koffiAddonPath(),
+    lastCapability: readLastCapability(),
+    launch
+  }
 }
 
 /** The rest of the preparation; also what `--dry-run` prints. Creates scratch and cgroup. */
@@ -359,14 +372,13 @@ interface PreparedRun extends PreparedSandbox {
  * listens to the child, and no event of the child may come in between. Fails having
  * removed what it made (the cgroup is created last and undoes itself).
  */
-function prepareRun (options: SpawnSandboxOptions, launch: LaunchPlan, scratch: (resolved: ResolvedOptions) => SandboxScratch,
-  cgroupFor: (resolved: ResolvedOptions) => SandboxCgroup): PreparedRun {
+function prepareRun (options: SpawnSandboxOptions, launch: LaunchPlan, cgroupFor: (resolved: ResolvedOptions) => SandboxCgroup): PreparedRun {
   const { resolved, handover, rootfsDir, cwd, nodePath, statusFd } = launch
   // What the process needs to see even where a fresh tmpfs or a root filesystem hides the
   // host: its cwd and, for a Node entry, the entry and the Node binary (child processes).
   // A command is looked up in the sandbox's own filesystem.
   const keep = [cwd, ...(handover.kind === 'node' ? [handover.entry, nodePath] : [])]
-  const sandboxScratch = scratch(resolved)
+  const sandboxScratch = createSandboxScratch(resolved.scratchDir)
   const freshDir = resolved.report ? path.join(sandboxScratch.dir, 'fresh') : undefined
   try {
     const plan = buildMountPlan({
@@ -382,14 +394,14 @@ function prepareRun (options: SpawnSandboxOptions, launch: LaunchPlan, scratch: 
     const cgroup = cgroupFor(resolved)
     const config: BootstrapConfig = {
       statusFd,
-      koffiAddon: koffiAddonPath(),
+      koffiAddon: launch.koffiAddon,
       plan,
       rootDir: sandboxScratch.rootDir,
       cwd,
       hostname: resolved.hostname,
       network: resolved.network,
       keepCapabilities: resolved.root,
-      lastCapability: readLastCapability(),
+      lastCapability: launch.lastCapability,
       cgroupProcs: cgroup.procsFiles,
       handover,
       ...(resolved.forwards.length === 0
@@ -438,9 +450,6 @@ function startRun (resolved: ResolvedOptions): void {
  */
 export async function spawnSandbox (options: SpawnSandboxOptions): Promise<Sandbox> {
   const launch = await planLaunch(options)
-  // Both can fail on a broken install; better before anything runs.
-  koffiAddonPath()
-  readLastCapability()
   startRun(launch.resolved)
   if (launch.launch.identityNote !== undefined && !identityNoted) {
     identityNoted = true
@@ -462,7 +471,7 @@ export async function spawnSandbox (options: SpawnSandboxOptions): Promise<Sandb
   }
   let prepared: PreparedRun
   try {
-    prepared = prepareRun(options, launch, (resolved) => createSandboxScratch(resolved.scratchDir), (resolved) => {
+    prepared = prepareRun(options, launch, (resolved) => {
       if (sandboxCount === 0) safely(() => removeStaleCgroups(isRunAlive))
       return createSandboxCgroup(currentRunId(), String(++sandboxCount), {
         memoryBytes: resolved.memoryBytes, pids: resolved.pids, cpus: resolved.cpus
@@ -491,7 +500,7 @@ export async function planSandbox (options: SpawnSandboxOptions): Promise<Prepar
     procsFiles: [], limits: {}, readUsage: () => ({ oomKills: 0, pidsLimitHits: 0 }), kill: () => {}, remove: async () => {}
   }
   const launch = await planLaunch(options)
-  const prepared = prepareRun(options, launch, (resolved) => createSandboxScratch(resolved.scratchDir), () => noCgroup)
+  const prepared = prepareRun(options, launch, () => noCgroup)
   removeSandboxScratch(prepared.scratch)
   return { options: prepared.options, plan: prepared.plan, config: prepared.config, launch: prepared.launch }
 }
