@@ -28,6 +28,29 @@ try {
 setInterval(() => {}, 1000)
 `
 
+/**
+ * A runner that lists the mount namespaces it holds fds to: while its sandbox runs, and
+ * after the result (polling for 1 s: the fd is closed in the thread pool).
+ */
+const HOLDING_RUNNER = `
+import fs from 'node:fs'
+import { spawnSandbox } from ${JSON.stringify(path.join(CORE_DIR, 'dist/index.js'))}
+const held = () => fs.readdirSync('/proc/self/fd').map((fd) => {
+  try { return fs.readlinkSync('/proc/self/fd/' + fd) } catch { return '' }
+}).filter((link) => link.startsWith('mnt:['))
+const sandbox = await spawnSandbox({ command: 'sleep', args: ['0.3'], stdio: 'ignore' })
+await sandbox.ready
+const during = held()
+const sandboxNamespace = fs.readlinkSync('/proc/' + sandbox.pid + '/ns/mnt')
+const result = await sandbox.result
+let after = held()
+for (let i = 0; i < 100 && after.length > 0; i++) {
+  await new Promise((resolve) => setTimeout(resolve, 10))
+  after = held()
+}
+console.log(JSON.stringify({ during, sandboxNamespace, own: fs.readlinkSync('/proc/self/ns/mnt'), code: result.code, after }))
+`
+
 /** Launcher processes (setpriv, unshare, the init, the bootstrap) whose working directory is `dir`. */
 function launchersIn (dir: string): number[] {
   const pids: number[] = []
@@ -98,6 +121,25 @@ for (const who of identities()) {
         } finally {
           runner.kill('SIGKILL')
         }
+      } finally {
+        work.remove()
+      }
+    })
+
+    it('holds the sandbox\'s mount namespace while it runs and lets go of it after the result', () => {
+      // The hold lets the launcher exit without unmounting the sandbox's tree first
+      // (host/mount-namespace-hold.ts); a hold that outlived the result would keep ~30 mounts alive.
+      const work = tempDirFor(who, 'nsb-ns-hold-')
+      try {
+        fs.writeFileSync(path.join(work.dir, 'runner.mjs'), HOLDING_RUNNER)
+        const { file, args } = who.wrap(process.execPath, [path.join(work.dir, 'runner.mjs')])
+        const run = spawnSync(file, args, { cwd: work.dir, env: who.env, encoding: 'utf8', timeout: 30_000 })
+        assert.equal(run.status, 0, run.stderr)
+        const seen = JSON.parse(run.stdout) as { during: string[], sandboxNamespace: string, own: string, code: number, after: string[] }
+        assert.equal(seen.code, 0)
+        assert.notEqual(seen.sandboxNamespace, seen.own)
+        assert.deepEqual(seen.during, [seen.sandboxNamespace])
+        assert.deepEqual(seen.after, [])
       } finally {
         work.remove()
       }

@@ -23,6 +23,7 @@ import { createSandboxCgroup, removeStaleCgroups, type CgroupUsage, type Sandbox
 import { diagnoseLaunchFailure } from './diagnose.js'
 import { decodeExit, type KillReason } from './exit-status.js'
 import { buildLaunchCommand } from './launch-command.js'
+import { holdMountNamespace, type MountNamespaceHold } from './mount-namespace-hold.js'
 import { gatherPlanInput } from './plan-input.js'
 import { startReaper } from './reaper.js'
 import { currentRunId, isRunAlive } from './run-id.js'
@@ -101,6 +102,7 @@ export class Sandbox extends EventEmitter {
   private initPid: number | undefined
   private timedOut = false
   private finished = false
+  private mountNamespace: MountNamespaceHold | undefined
 
   constructor (child: ChildProcess, options: ResolvedOptions, private readonly scratch: SandboxScratch,
     private readonly cgroup: SandboxCgroup, statusIndex: number, private readonly extras: SandboxExtras = {}) {
@@ -125,6 +127,7 @@ export class Sandbox extends EventEmitter {
         started = true
         this.pid = message.pid
         this.initPid = message.initPid
+        if (child.pid !== undefined) this.mountNamespace ??= holdMountNamespace(child.pid)
       } else if (message.type === 'ready') {
         setupMs = message.setupMs
         setupPhases = message.phases
@@ -187,12 +190,12 @@ export class Sandbox extends EventEmitter {
         })
       }
       child.on('close', finish)
-      // The launcher's exit waits for the kernel to tear the namespaces down (~1.5 ms:
-      // unmounting the sandbox's tree). When PID 1 has said how the command ended and
-      // every output pipe has closed - the status pipe closes when unshare drops its copy
-      // on the way out, after everything in the sandbox has ended - the result need not
-      // wait for it. The same condition as Node's 'close' (and the IPC channel's end, which
-      // 'close' does not wait for), with the init's status for the exit.
+      // When PID 1 has said how the command ended and every output pipe has closed - the
+      // status pipe closes when unshare drops its copy on the way out, after everything in
+      // the sandbox has ended - the result need not wait for the launcher to be reaped.
+      // The same condition as Node's 'close' (and the IPC channel's end, which 'close'
+      // does not wait for), with the init's status for the exit. The unmounts come later
+      // (mount-namespace-hold.ts).
       const outputs = child.stdio.slice(1).filter((stream) => stream != null)
       let open = outputs.length + (child.connected ? 1 : 0)
       const closed = (): void => {
@@ -239,6 +242,7 @@ export class Sandbox extends EventEmitter {
   destroySync (): void {
     this.destroy()
     void this.extras.forwarder?.close()
+    safely(() => this.mountNamespace?.releaseSync())
     safely(() => removeSandboxScratch(this.scratch))
   }
 
@@ -248,6 +252,7 @@ export class Sandbox extends EventEmitter {
 
   private async cleanUp (): Promise<void> {
     live.delete(this)
+    this.mountNamespace?.release()
     await safelyAsync(() => this.cgroup.remove())
     safely(() => removeSandboxScratch(this.scratch))
   }
