@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { describe, it } from 'node:test'
-import { buildLaunchCommand } from '../src/host/launch-command.js'
+import { buildLaunchCommand, chainEnvironment } from '../src/host/launch-command.js'
 import { parseUnshareHelp, type LaunchTools } from '../src/host/tools.js'
 
 const OLD_HELP = ` -U, --user[=<file>]       unshare user namespace
@@ -17,7 +18,7 @@ function tools (help: string): LaunchTools {
   return { setpriv: '/usr/bin/setpriv', unshare: '/usr/bin/unshare', sh: '/bin/sh', unshareVersion: 'unshare from util-linux 2.x', ...parseUnshareHelp(help) }
 }
 
-const spec = { uid: 1001, gid: 1002, root: false, network: 'loopback' as const, nodePath: '/usr/bin/node', execArgv: ['--no-warnings'], bootstrapPath: '/b.cjs', statusFd: 3, report: false }
+const spec = { uid: 1001, gid: 1002, root: false, network: 'loopback' as const, nodePath: '/usr/bin/node', execArgv: ['--no-warnings'], bootstrapPath: '/b.cjs', statusFd: 3, report: false, commandLocale: undefined }
 
 describe('launch command', () => {
   it('reads unshare\'s abilities from its help text', () => {
@@ -33,7 +34,7 @@ describe('launch command', () => {
     for (const flag of ['--user', '--map-user=1001', '--map-group=1002', '--keep-caps', '--mount', '--pid', '--fork', '--kill-child', '--uts', '--ipc', '--cgroup', '--net']) {
       assert.ok(args.includes(flag), flag)
     }
-    assert.deepEqual(args.slice(-6), ['ns-sandbox-init', '3', '/usr/bin/node', '--no-warnings', '/b.cjs', '3'])
+    assert.deepEqual(args.slice(-7), ['ns-sandbox-init', '3', '-', '/usr/bin/node', '--no-warnings', '/b.cjs', '3'])
     assert.equal(identityNote, undefined)
   })
 
@@ -49,6 +50,23 @@ describe('launch command', () => {
       assert.ok(rooted.args.includes('--map-root-user') && rooted.args.includes('--keep-caps'))
       assert.ok(!rooted.args.some((a) => a.startsWith('--map-user') || a.startsWith('--map-group')))
       assert.ok(!rooted.args.includes('--net'))
+    }
+  })
+
+  it('runs the chain with LC_ALL=C and gives the command its own LC_ALL back', () => {
+    // PID 1's script as the launcher runs it, with a command that prints its LC_ALL.
+    const printLocale = ['/bin/sh', '-c', 'printf %s "${LC_ALL-unset}"']
+    for (const [locale, expected] of [[undefined, 'unset'], ['de_DE.UTF-8', 'de_DE.UTF-8'], ['', '']] as const) {
+      for (const report of [false, true]) {
+        const { args } = buildLaunchCommand(tools(CURRENT_HELP), { ...spec, report, commandLocale: locale })
+        const init = args.slice(args.indexOf('/bin/sh') + 1, args.indexOf('/usr/bin/node'))
+        const env = chainEnvironment(locale === undefined ? { PATH: '/usr/bin:/bin' } : { PATH: '/usr/bin:/bin', LC_ALL: locale })
+        assert.equal(env.LC_ALL, 'C')
+        const run = spawnSync('/bin/sh', [...init, ...printLocale], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe', 'pipe'] })
+        assert.equal(run.status, 0, run.stderr)
+        assert.equal(run.stdout, expected, `LC_ALL ${String(locale)}, report ${String(report)}`)
+        assert.match(String(run.output[3]), /{"type":"init-exit","status":0}/)
+      }
     }
   })
 

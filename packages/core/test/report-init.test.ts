@@ -10,21 +10,21 @@ import type { LaunchTools } from '../src/host/tools.js'
 import { parseInitDump } from '../src/report/init-dump.js'
 
 const tools: LaunchTools = { setpriv: '/usr/bin/setpriv', unshare: '/usr/bin/unshare', sh: '/bin/sh', unshareVersion: 'x', hasMapUser: true, hasMapCurrentUser: true, hasKeepCaps: true, hasKillChild: true }
-const spec = { uid: 1001, gid: 1002, root: false, network: 'loopback' as const, nodePath: '/usr/bin/node', execArgv: [], bootstrapPath: '/b.cjs', statusFd: 4, report: false }
+const spec = { uid: 1001, gid: 1002, root: false, network: 'loopback' as const, nodePath: '/usr/bin/node', execArgv: [], bootstrapPath: '/b.cjs', statusFd: 4, report: false, commandLocale: undefined }
 
 describe('the report init', () => {
   it('is used only when a report is asked for; both inits get the status fd as $1', () => {
     const plain = buildLaunchCommand(tools, spec).args
-    assert.deepEqual(plain.slice(-7), ['-c', INIT_SCRIPT, 'ns-sandbox-init', '4', '/usr/bin/node', '/b.cjs', '4'])
+    assert.deepEqual(plain.slice(-8), ['-c', INIT_SCRIPT, 'ns-sandbox-init', '4', '-', '/usr/bin/node', '/b.cjs', '4'])
     const reporting = buildLaunchCommand(tools, { ...spec, report: true }).args
-    assert.deepEqual(reporting.slice(-7), ['-c', REPORT_INIT_SCRIPT, 'ns-sandbox-init', '4', '/usr/bin/node', '/b.cjs', '4'])
-    assert.deepEqual(reporting.slice(0, -7), plain.slice(0, -7))
+    assert.deepEqual(reporting.slice(-8), ['-c', REPORT_INIT_SCRIPT, 'ns-sandbox-init', '4', '-', '/usr/bin/node', '/b.cjs', '4'])
+    assert.deepEqual(reporting.slice(0, -8), plain.slice(0, -8))
   })
 
   it('ends with the command\'s status on the status fd, 128+N for signal N, and exits with it', () => {
     for (const [script, expected] of [['exit 3', 3], ['kill -TERM $$', 143], ['true', 0]] as const) {
       for (const init of [INIT_SCRIPT, REPORT_INIT_SCRIPT]) {
-        const run = spawnSync('/bin/sh', ['-c', init, 'ns-sandbox-init', '3', '/bin/sh', '-c', script],
+        const run = spawnSync('/bin/sh', ['-c', init, 'ns-sandbox-init', '3', '-', '/bin/sh', '-c', script],
           { stdio: ['ignore', 'ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 10_000 })
         assert.equal(run.status, expected, script)
         const last = String(run.output[3] ?? '').trim().split('\n').pop() ?? ''
@@ -47,7 +47,7 @@ describe('the report init', () => {
       ].join('\n')
       // A PID and network namespace of its own, as in a sandbox; nothing of the host's is listed.
       const run = spawnSync('unshare', ['--user', '--map-root-user', '--pid', '--fork', '--mount', '--mount-proc', '--net', '--kill-child',
-        '/bin/sh', '-c', REPORT_INIT_SCRIPT, 'ns-sandbox-init', '3', '/bin/sh', '-c', command], { stdio: ['ignore', 'pipe', 'pipe', fd], encoding: 'utf8', timeout: 20_000 })
+        '/bin/sh', '-c', REPORT_INIT_SCRIPT, 'ns-sandbox-init', '3', '-', '/bin/sh', '-c', command], { stdio: ['ignore', 'pipe', 'pipe', fd], encoding: 'utf8', timeout: 20_000 })
       fs.closeSync(fd)
       assert.equal(run.status, 3, run.stderr)
       const dump = parseInitDump(fs.readFileSync(out, 'utf8').split('\n'))

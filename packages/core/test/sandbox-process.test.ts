@@ -15,6 +15,16 @@ for (const who of identities()) {
       assert.notEqual(os.hostname(), 'box-1')
     })
 
+    it('gives the command the caller\'s LC_ALL, set or unset (the launch chain itself runs with LC_ALL=C)', () => {
+      const show = 'printf "%s|%s" "${LC_ALL-unset}" "${LANG-unset}"'
+      const set = sandboxSh(who, [], show, { env: { LC_ALL: 'C.UTF-8', LANG: 'de_DE.UTF-8' } })
+      assert.equal(set.status, 0, set.stderr)
+      assert.equal(set.stdout, 'C.UTF-8|de_DE.UTF-8')
+      const unset = sandboxSh(who, [], show, { env: { LANG: 'de_DE.UTF-8' } })
+      assert.equal(unset.status, 0, unset.stderr)
+      assert.equal(unset.stdout, 'unset|de_DE.UTF-8')
+    })
+
     it('runs the command as PID 2 under an init and shows only the sandbox\'s processes', () => {
       const run = sandboxSh(who, [], 'echo $$; cat /proc/1/cmdline | tr "\\0" " "; echo; ls /proc | grep -E "^[0-9]+$" | wc -l')
       assert.equal(run.status, 0, run.stderr)

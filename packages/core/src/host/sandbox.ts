@@ -22,7 +22,7 @@ import { parseCgroupMounts, runDirName } from './cgroups/formats.js'
 import { createSandboxCgroup, removeStaleCgroups, type CgroupUsage, type SandboxCgroup } from './cgroups/index.js'
 import { diagnoseLaunchFailure } from './diagnose.js'
 import { decodeExit, type KillReason } from './exit-status.js'
-import { buildLaunchCommand } from './launch-command.js'
+import { buildLaunchCommand, chainEnvironment } from './launch-command.js'
 import { holdMountNamespace, type MountNamespaceHold } from './mount-namespace-hold.js'
 import { gatherPlanInput } from './plan-input.js'
 import { startReaper } from './reaper.js'
@@ -350,7 +350,8 @@ async function planLaunch (options: SpawnSandboxOptions): Promise<LaunchPlan> {
     execArgv: options.execArgv ?? [],
     bootstrapPath,
     statusFd,
-    report: resolved.report
+    report: resolved.report,
+    commandLocale: (options.env ?? process.env).LC_ALL
   })
   return {
     resolved,
@@ -463,7 +464,7 @@ export async function spawnSandbox (options: SpawnSandboxOptions): Promise<Sandb
   const forwarder = launch.resolved.forwards.length > 0 ? new HostForwarder(launch.resolved.forwards) : undefined
   const child = spawn(launch.launch.file, launch.launch.args, {
     cwd: launch.cwd,
-    env: options.env ?? process.env,
+    env: chainEnvironment(options.env ?? process.env),
     stdio: stdioOf(options, hasChannel(options, launch.resolved)),
     serialization: options.serialization ?? 'json'
   })
