@@ -60,10 +60,11 @@ const INIT_EXIT_LINE = `printf '{"type":"init-exit","status":%d}\\n' "$s" >&"$f"
 export const INIT_SCRIPT = `f=$1; l=$2; shift 2; ${RUN_COMMAND}; s=$?; ${INIT_EXIT_LINE}; exit $s`
 
 /**
- * PID 1's script when a report is asked for ($1, $2 as for INIT_SCRIPT). The same wait; then, before the namespace ends, the
- * processes still running and the /proc/net socket tables go to the status fd (see
- * INIT_REPORT_MARK). `tr` turns argv's NULs and newlines into bytes that cannot break
- * the line protocol; without `tr` (a bare rootfs) the shell's own `read` gets the name.
+ * PID 1's script when a report is asked for ($1, $2 as for INIT_SCRIPT). The same wait;
+ * then, before the namespace ends, the processes still running and the /proc/net socket
+ * tables go to the status fd (see INIT_REPORT_MARK). `tr` turns argv's NULs and newlines
+ * into bytes that cannot break the line protocol; without `tr` (a bare rootfs) the
+ * shell's own `read` gets the name.
  */
 export const REPORT_INIT_SCRIPT = [
   `f=$1; l=$2; shift 2; ${RUN_COMMAND}; s=$?`,

@@ -23,7 +23,7 @@ import { createSandboxCgroup, removeStaleCgroups, type CgroupUsage, type Sandbox
 import { diagnoseLaunchFailure } from './diagnose.js'
 import { decodeExit, type KillReason } from './exit-status.js'
 import { buildLaunchCommand, chainEnvironment } from './launch-command.js'
-import { holdMountNamespace, type MountNamespaceHold } from './mount-namespace-hold.js'
+import { holdMountNamespace } from './mount-namespace-hold.js'
 import { gatherPlanInput } from './plan-input.js'
 import { startReaper } from './reaper.js'
 import { currentRunId, isRunAlive } from './run-id.js'
@@ -102,7 +102,7 @@ export class Sandbox extends EventEmitter {
   private initPid: number | undefined
   private timedOut = false
   private finished = false
-  private mountNamespace: MountNamespaceHold | undefined
+  private releaseMountNamespace: (() => void) | undefined
 
   constructor (child: ChildProcess, options: ResolvedOptions, private readonly scratch: SandboxScratch,
     private readonly cgroup: SandboxCgroup, statusIndex: number, private readonly extras: SandboxExtras = {}) {
@@ -127,7 +127,7 @@ export class Sandbox extends EventEmitter {
         started = true
         this.pid = message.pid
         this.initPid = message.initPid
-        if (child.pid !== undefined) this.mountNamespace ??= holdMountNamespace(child.pid)
+        if (child.pid !== undefined) this.releaseMountNamespace ??= holdMountNamespace(child.pid)
       } else if (message.type === 'ready') {
         setupMs = message.setupMs
         setupPhases = message.phases
@@ -242,7 +242,6 @@ export class Sandbox extends EventEmitter {
   destroySync (): void {
     this.destroy()
     void this.extras.forwarder?.close()
-    safely(() => this.mountNamespace?.releaseSync())
     safely(() => removeSandboxScratch(this.scratch))
   }
 
@@ -252,7 +251,7 @@ export class Sandbox extends EventEmitter {
 
   private async cleanUp (): Promise<void> {
     live.delete(this)
-    this.mountNamespace?.release()
+    this.releaseMountNamespace?.()
     await safelyAsync(() => this.cgroup.remove())
     safely(() => removeSandboxScratch(this.scratch))
   }
