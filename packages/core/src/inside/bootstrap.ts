@@ -1,9 +1,9 @@
 /**
  * PID 2 of every sandbox. Started by the init inside fresh namespaces with the caller's
  * uid and the namespace's capabilities; prepares the sandbox, drops privileges, then
- * becomes the command (execve) or runs the Node entry in-process (Module.runMain). Everything here
- * is synchronous until the handover: nothing may start the libuv thread pool while the
- * main thread still holds capabilities.
+ * becomes the command (execve) or runs the Node entry in-process (Module.runMain).
+ * Everything here is synchronous until the handover: nothing may start the libuv thread
+ * pool while the main thread still holds capabilities.
  *
  * Shipped as one CommonJS bundle (dist/inside/bootstrap.cjs, scripts/bundle-bootstrap.mjs):
  * Node 20 loads a dozen small ES modules in ~15 ms, one CommonJS file in under 1 ms.

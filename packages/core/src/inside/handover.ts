@@ -37,12 +37,6 @@ export function execCommand (handover: Extract<Handover, { kind: 'exec' }>): nev
 }
 
 /**
- * Loads the entry the way `node entry` does (Node's own main-module path): a CommonJS
- * entry is the main module (`require.main === module`, no ESM loader: ~10 ms less on
- * Node 20), an ES module goes through the ESM loader, errors and unsettled top-level
- * await end the process as they would outside.
- */
-/**
  * Node's CommonJS Module class. The bootstrap always runs as a CommonJS main module (the
  * bundle), so its own module object is an instance; importing `node:module` instead would
  * also load the ESM loader and source-map support, ~2 ms of every start on Node 20.
@@ -51,6 +45,12 @@ function moduleClass (): { runMain: (main: string) => void } {
   return module.constructor as unknown as { runMain: (main: string) => void }
 }
 
+/**
+ * Loads the entry the way `node entry` does (Node's own main-module path): a CommonJS
+ * entry is the main module (`require.main === module`, no ESM loader: ~10 ms less on
+ * Node 20), an ES module goes through the ESM loader, errors and unsettled top-level
+ * await end the process as they would outside.
+ */
 export function runNodeEntry (handover: Extract<Handover, { kind: 'node' }>): void {
   process.argv = [process.argv[0] ?? process.execPath, handover.entry, ...handover.args]
   moduleClass().runMain(handover.entry)
