@@ -19,7 +19,6 @@ import { createSandboxCgroup } from '../../../packages/core/dist/host/cgroups/in
 const here = path.dirname(fileURLToPath(import.meta.url))
 const rounds = Number(process.argv[2] ?? 60)
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nsb-native-'))
-fs.chmodSync(work, 0o755)
 const launcher = path.join(work, 'nsb-launch')
 const built = spawnSync('cc', ['-O2', '-o', launcher, path.join(here, 'nsb-launch.c')], { stdio: 'inherit' })
 if (built.status !== 0) throw new Error('cannot build nsb-launch.c (needs a C compiler: apt-get install gcc)')
@@ -29,10 +28,10 @@ fs.writeFileSync(entry, "require('fs').writeSync(1, String(process.uptime() * 10
 const SEPARATOR = '\x1f'
 const bwrap = spawnSync('sh', ['-c', 'command -v bwrap'], { encoding: 'utf8' }).stdout.trim()
 
-function timeProcess (file, args, extraStdio = []) {
+function timeProcess (file, args) {
   return new Promise((resolve, reject) => {
     const start = performance.now()
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'inherit', ...extraStdio] })
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     child.stdout.on('data', (chunk) => { out += chunk })
     child.on('error', reject)

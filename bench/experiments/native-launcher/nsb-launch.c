@@ -52,14 +52,13 @@ static void die(const char *what, const char *subject) {
 }
 
 /* Fields of a record; missing ones are "". Splits in place, once per line. */
-static int split(char *line, char **fields) {
+static void split(char *line, char **fields) {
   int n = 0;
   for (int k = 0; k < MAX_FIELDS; k++) fields[k] = "";
   fields[n++] = line;
   for (char *p = line; *p && n < MAX_FIELDS; p++) {
     if (*p == '\x1f') { *p = 0; fields[n++] = p + 1; }
   }
-  return n;
 }
 
 static void read_config(int fd) {
