@@ -13,6 +13,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { planSandbox, spawnSandbox } from '@ns-sandbox/core'
+import { median, round } from '../../vitest/stats.mjs'
 // Not public API: the prototype joins a cgroup the way the product's sandboxes do.
 import { createSandboxCgroup } from '../../../packages/core/dist/host/cgroups/index.js'
 
@@ -100,12 +101,6 @@ async function timePrototype (filesystem) {
   return { ms: performance.now() - start, bootMs: Number(out) }
 }
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-}
-
 const kinds = {
   sandbox: () => timeSandbox(),
   nativePlan: () => timePrototype('plan'),
@@ -131,7 +126,7 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 
-const round1 = (n) => (Math.round(n * 10) / 10).toFixed(1)
+const round1 = (n) => round(n).toFixed(1)
 console.log(`native launcher prototype vs the product (${rounds} rounds, Node ${process.version}, uid ${process.getuid()})`)
 console.log(`  plain node entry        ${round1(median(samples.plain))} ms   node uptime at the entry ${round1(median(samples.plainBoot))} ms`)
 const labels = { sandbox: 'ns-sandbox (product)', nativePlan: 'prototype, product plan', nativeBindRoot: 'prototype, bind of /', bwrap: 'bwrap --dev-bind / /' }
