@@ -38,9 +38,17 @@ export function ensureTestUser (): Identity {
     uid,
     gid,
     home,
-    wrap: (file, args) => ({ file: 'setpriv', args: [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', file, ...args] }),
+    wrap: (file, args) => ({ file: setprivPath(), args: [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', file, ...args] }),
     env: { ...cleanEnv(), HOME: home, USER: TEST_USER, LOGNAME: TEST_USER }
   }
+}
+
+let setpriv: string | undefined
+
+/** setpriv by its full path: a test may give the command it wraps a PATH without it. */
+function setprivPath (): string {
+  setpriv ??= execFileSync('sh', ['-c', 'command -v setpriv'], { encoding: 'utf8' }).trim()
+  return setpriv
 }
 
 export function rootIdentity (): Identity {

@@ -2,17 +2,20 @@
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { describe, it } from 'node:test'
-import { identities } from '../../../test/helpers/identity.js'
-import { CLI, CORE_DIR, cli, processesWith, sandboxCgroups, sandboxSh, tempDirFor, waitFor } from './helpers/cli.js'
+import { identities, type Identity } from '../../../test/helpers/identity.js'
+import { CLI, CORE_DIR, cli, type CliRun, processesWith, sandboxCgroups, sandboxSh, tempDirFor, waitFor } from './helpers/cli.js'
 
 const RUNNER = `
+import fs from 'node:fs'
 import { spawnSandbox } from ${JSON.stringify(path.join(CORE_DIR, 'dist/index.js'))}
 const seconds = process.argv[2]
 const sandboxes = await Promise.all([1, 2].map(() => spawnSandbox({ command: 'sleep', args: [seconds], memory: '64MiB', stdio: 'ignore' })))
 await Promise.all(sandboxes.map((s) => s.ready))
-console.log(JSON.stringify({ pids: sandboxes.map((s) => s.pid) }))
+const namespaces = sandboxes.map((s) => fs.readlinkSync('/proc/' + s.pid + '/ns/mnt'))
+console.log(JSON.stringify({ pids: sandboxes.map((s) => s.pid), namespaces }))
 setInterval(() => {}, 1000)
 `
 
@@ -66,8 +69,26 @@ function launchersIn (dir: string): number[] {
   return pids
 }
 
-function mountsMentioning (text: string): string[] {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((line) => line.includes(text))
+/**
+ * What still refers to a mount namespace (`mnt:[inode]`): a process in it, an open fd,
+ * or an nsfs bind mount on the host. With none, the kernel has freed the namespace and
+ * unmounted every mount of the sandbox's tree.
+ */
+function mountNamespaceHolders (namespace: string): string[] {
+  const holders: string[] = []
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      if (fs.readlinkSync(`/proc/${name}/ns/mnt`) === namespace) holders.push(`process ${name}`)
+      for (const fd of fs.readdirSync(`/proc/${name}/fd`)) {
+        if (fs.readlinkSync(`/proc/${name}/fd/${fd}`) === namespace) holders.push(`fd ${fd} of process ${name}`)
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+  return [...holders, ...mountinfo.filter((line) => line.includes(namespace)).map((line) => `mount ${line}`)]
 }
 
 for (const who of identities()) {
@@ -84,6 +105,9 @@ for (const who of identities()) {
         let out = ''
         runner.stdout?.on('data', (chunk: Buffer) => { out += chunk.toString() })
         await waitFor(() => out.includes('pids'), 20_000)
+        const { namespaces } = JSON.parse(out) as { namespaces: string[] }
+        assert.equal(new Set(namespaces).size, 2, out)
+        for (const namespace of namespaces) assert.notDeepEqual(mountNamespaceHolders(namespace), [], 'the sandbox\'s mount namespace is seen while it runs')
         assert.equal(processesWith(`^sleep ${seconds}$`).length, 2)
         const runnerPid = runner.pid ?? 0
         assert.ok(sandboxCgroups(`ns-sandbox-${who.uid}-run-${runnerPid}-`).length > 0, 'the sandboxes have cgroups while they run')
@@ -93,8 +117,8 @@ for (const who of identities()) {
           fs.readdirSync(scratchBase(who)).some((name) => name.startsWith(`run-${runnerPid}-`))
         await waitFor(() => processesWith(`^sleep ${seconds}$`).length === 0 &&
           sandboxCgroups(`ns-sandbox-${who.uid}-run-${runnerPid}-`).length === 0 && !scratchLeft(), 2_000)
+        await waitFor(() => namespaces.every((namespace) => mountNamespaceHolders(namespace).length === 0), 2_000)
         assert.ok(Date.now() - killedAt <= 2_000)
-        assert.deepEqual(mountsMentioning('ns-sandbox'), [])
       } finally {
         env?.cleanup()
         work.remove()
@@ -168,27 +192,85 @@ function delegatedParent (who: { uid: number, gid: number }): { vars: NodeJS.Pro
   return { vars: { NS_SANDBOX_CGROUP_PARENT: `/${name}` }, cleanup }
 }
 
+for (const who of identities()) {
+  describe(`errors as ${who.name}`, () => {
+    it('names the option and the accepted forms for bad options (exit 125)', () => {
+      for (const [args, pattern] of [
+        [['--memory', 'lots'], /NSB_INVALID_OPTION: option `memory`: expected a size like 512MiB/],
+        [['--network', 'wifi'], /option `network`: expected one of loopback/],
+        [['--pids', 'many'], /option `pids`: expected a whole number/],
+        [['--cpus', '0'], /option `cpus`/],
+        [['--timeout', 'forever'], /option `timeout`: expected a duration/],
+        [['--bind', 'a:b:c:d'], /option `bind`/],
+        [['--frobnicate'], /NSB_INVALID_OPTION: Unknown option '--frobnicate'/],
+        [['--writable', '/no/such/dir/nsb'], /option `writable`: \/no\/such\/dir\/nsb does not exist/]
+      ] as Array<[string[], RegExp]>) {
+        const run = cli(who, ['run', ...args, '--', 'true'])
+        assert.equal(run.status, 125, `${args.join(' ')}: ${run.stderr}`)
+        assert.match(run.stderr, pattern)
+      }
+      assert.match(cli(who, ['run']).stderr, /no command given/)
+    })
+
+    it('says util-linux is missing, and how to install it, when setpriv/unshare are not found', () => {
+      const bin = tempDirFor(who, 'nsb-bin-')
+      try {
+        fs.symlinkSync(process.execPath, path.join(bin.dir, 'node'))
+        const run = cli(who, ['run', '--', 'true'], { env: { PATH: bin.dir } })
+        assert.equal(run.status, 125)
+        assert.match(run.stderr, /NSB_UTIL_LINUX_MISSING: cannot start sandboxes: setpriv, unshare not found in PATH/)
+        assert.match(run.stderr, /apt-get install util-linux/)
+      } finally {
+        bin.remove()
+      }
+    })
+
+    it('prints the doctor\'s diagnosis when user namespaces are denied (user.max_user_namespaces=0)', () => {
+      // The limit is per user namespace: set to 0 in an outer one, it denies the sandbox's
+      // own without touching the host's setting.
+      const deny = ['unshare', '--user', '--map-root-user', 'sh', '-c', 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"', 'sh']
+      const doctor = underPrefix(who, deny, ['doctor'])
+      assert.equal(doctor.status, 1, doctor.stdout)
+      assert.match(doctor.stdout, /^MISSING user namespaces: .*No space left on device/m)
+      assert.match(doctor.stdout, /fix: sudo sysctl -w user\.max_user_namespaces=/)
+      const run = underPrefix(who, deny, ['run', '--', 'true'])
+      assert.equal(run.status, 125, run.stderr)
+      assert.match(run.stderr, /NSB_USERNS_DENIED: user namespaces: .*No space left on device/)
+      assert.match(run.stderr, /sudo sysctl -w user\.max_user_namespaces=/)
+    })
+
+    it('prints the doctor\'s diagnosis when the host /proc has masked parts (as inside Docker)', () => {
+      // A bind mount over a /proc file, as Docker masks /proc/kcore and others, becomes a
+      // locked mount in the sandbox's user namespace, and the kernel refuses a fresh procfs.
+      const mask = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind /dev/null /proc/uptime && exec "$@"', 'sh']
+      const doctor = underPrefix(who, mask, ['doctor'], { prefixAsRoot: true })
+      assert.equal(doctor.status, 1, doctor.stdout)
+      assert.match(doctor.stdout, /^MISSING procfs:/m)
+      assert.match(doctor.stdout, /error code: NSB_PROC_UNMOUNTABLE/)
+      const run = underPrefix(who, mask, ['run', '--', 'true'], { prefixAsRoot: true })
+      assert.equal(run.status, 125, run.stderr)
+      assert.match(run.stderr, /NSB_PROC_UNMOUNTABLE: procfs:/)
+      assert.match(run.stderr, /--security-opt systempaths=unconfined/)
+      assert.match(run.stderr, /failed step: mount plan step failed: proc .*EPERM/)
+    })
+  })
+}
+
+/**
+ * The CLI as `who` behind a prefix command that changes the machine for it alone: run by
+ * `who` itself, or (`prefixAsRoot`) by root, which then switches to `who`.
+ */
+function underPrefix (who: Identity, prefix: string[], args: string[], options: { prefixAsRoot?: boolean } = {}): CliRun {
+  const inner = options.prefixAsRoot === true ? who.wrap(process.execPath, [CLI, ...args]) : { file: process.execPath, args: [CLI, ...args] }
+  const command = [...prefix, inner.file, ...inner.args]
+  const outer = options.prefixAsRoot === true ? { file: command[0] ?? '', args: command.slice(1) } : who.wrap(command[0] ?? '', command.slice(1))
+  const run = spawnSync(outer.file, outer.args, { cwd: os.tmpdir(), env: who.env, encoding: 'utf8', timeout: 60_000, input: '' })
+  return { status: run.status, signal: run.signal, stdout: run.stdout, stderr: run.stderr }
+}
+
 describe('errors', () => {
   const [root] = identities()
   if (root === undefined) throw new Error('no root identity')
-
-  it('names the option and the accepted forms for bad options (exit 125)', () => {
-    for (const [args, pattern] of [
-      [['--memory', 'lots'], /NSB_INVALID_OPTION: option `memory`: expected a size like 512MiB/],
-      [['--network', 'wifi'], /option `network`: expected one of loopback/],
-      [['--pids', 'many'], /option `pids`: expected a whole number/],
-      [['--cpus', '0'], /option `cpus`/],
-      [['--timeout', 'forever'], /option `timeout`: expected a duration/],
-      [['--bind', 'a:b:c:d'], /option `bind`/],
-      [['--frobnicate'], /NSB_INVALID_OPTION: Unknown option '--frobnicate'/],
-      [['--writable', '/no/such/dir/nsb'], /option `writable`: \/no\/such\/dir\/nsb does not exist/]
-    ] as Array<[string[], RegExp]>) {
-      const run = cli(root, ['run', ...args, '--', 'true'])
-      assert.equal(run.status, 125, `${args.join(' ')}: ${run.stderr}`)
-      assert.match(run.stderr, pattern)
-    }
-    assert.match(cli(root, ['run']).stderr, /no command given/)
-  })
 
   it('rejects with the reason when the runner has no fds left for the launcher (EMFILE)', () => {
     // Node sets up no stdio for a spawn that failed for want of fds; the sandbox says so
@@ -210,19 +292,6 @@ describe('errors', () => {
     const run = spawnSync('sh', ['-c', 'ulimit -n 256 && exec "$0" --input-type=module -e "$1"', process.execPath, script], { encoding: 'utf8', timeout: 30_000 })
     assert.equal(run.status, 0, run.stderr)
     assert.match(run.stdout, /^NSB_SETUP_FAILED cannot start the launcher: spawn \S*setpriv EMFILE$/m)
-  })
-
-  it('says util-linux is missing, and how to install it, when setpriv/unshare are not found', () => {
-    const bin = tempDirFor(root, 'nsb-bin-')
-    try {
-      fs.symlinkSync(process.execPath, path.join(bin.dir, 'node'))
-      const run = cli(root, ['run', '--', 'true'], { env: { PATH: bin.dir } })
-      assert.equal(run.status, 125)
-      assert.match(run.stderr, /NSB_UTIL_LINUX_MISSING: cannot start sandboxes: setpriv, unshare not found in PATH/)
-      assert.match(run.stderr, /apt-get install util-linux/)
-    } finally {
-      bin.remove()
-    }
   })
 
   it('doctor reports every prerequisite as ok on this machine', () => {

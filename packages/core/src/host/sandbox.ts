@@ -20,7 +20,7 @@ import { tapInitLines } from '../report/init-tap.js'
 import type { SideEffectReport } from '../report/types.js'
 import { parseCgroupMounts, runDirName } from './cgroups/formats.js'
 import { createSandboxCgroup, removeStaleCgroups, type CgroupUsage, type SandboxCgroup } from './cgroups/index.js'
-import { diagnoseLaunchFailure } from './diagnose.js'
+import { diagnoseLaunchFailure, diagnoseMountFailure } from './diagnose.js'
 import { decodeExit, type KillReason } from './exit-status.js'
 import { buildLaunchCommand, chainEnvironment } from './launch-command.js'
 import { holdMountNamespace } from './mount-namespace-hold.js'
@@ -179,6 +179,8 @@ export class Sandbox extends EventEmitter {
             setupError = diagnoseLaunchFailure()
           } else if (setupError === undefined && !started && !this.timedOut && code !== null) {
             setupError = diagnoseLaunchFailure()
+          } else if (setupError?.code === 'NSB_MOUNT_FAILED') {
+            setupError = diagnoseMountFailure(setupError)
           }
           if (setupError !== undefined) {
             failReady(setupError)
