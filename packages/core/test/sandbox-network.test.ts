@@ -4,9 +4,10 @@ import { once } from 'node:events'
 import net from 'node:net'
 import { describe, it } from 'node:test'
 import { identities } from '../../../test/helpers/identity.js'
-import { cliAsync, sandboxSh } from './helpers/cli.js'
+import { cliAsync, sandboxSh, waitFor } from './helpers/cli.js'
 
-const LISTEN_3000 = "require('net').createServer().listen(3000, '127.0.0.1', () => { console.log('listening'); setTimeout(() => process.exit(0), 1500) }).on('error', (e) => { console.log(e.code); process.exit(3) })"
+/** Listens on 127.0.0.1:3000 and stays until its stdin ends, so two of them overlap for sure. */
+const LISTEN_3000 = "require('net').createServer().listen(3000, '127.0.0.1', () => { console.log('listening'); process.stdin.on('end', () => process.exit(0)).resume() }).on('error', (e) => { console.log(e.code); process.exit(3) })"
 
 function connectScript (port: number): string {
   return `node -e "require('net').connect(${port}, '127.0.0.1').on('connect', () => { console.log('connected'); process.exit(0) }).on('error', (e) => { console.log(e.code); process.exit(0) })"`
@@ -15,17 +16,22 @@ function connectScript (port: number): string {
 for (const who of identities()) {
   describe(`network as ${who.name}`, () => {
     it('lets two sandboxes listen on 127.0.0.1:3000 at the same time', async () => {
-      const first = cliAsync(who, ['run', '--', process.execPath, '-e', LISTEN_3000])
-      const second = cliAsync(who, ['run', '--', process.execPath, '-e', LISTEN_3000])
-      const outputs = await Promise.all([first, second].map(async (child) => {
-        let out = ''
-        child.stdout?.on('data', (chunk: Buffer) => { out += chunk.toString() })
-        const [code] = await once(child, 'exit') as [number | null]
-        return { code, out }
-      }))
-      for (const { code, out } of outputs) {
-        assert.equal(code, 0, out)
-        assert.equal(out.trim(), 'listening')
+      const listeners = [1, 2].map(() => {
+        const child = cliAsync(who, ['run', '--', process.execPath, '-e', LISTEN_3000], { stdin: 'pipe' })
+        const state = { out: '', exit: once(child, 'exit') as Promise<[number | null]> }
+        child.stdout?.on('data', (chunk: Buffer) => { state.out += chunk.toString() })
+        return { child, state }
+      })
+      try {
+        await waitFor(() => listeners.every(({ state }) => state.out !== ''), 20_000)
+        // Both are listening now, and neither has been told to stop.
+        for (const { state } of listeners) assert.equal(state.out, 'listening\n')
+      } finally {
+        for (const { child } of listeners) child.stdin?.end()
+      }
+      for (const { state } of listeners) {
+        const [code] = await state.exit
+        assert.equal(code, 0, state.out)
       }
     })
 
@@ -44,12 +50,13 @@ for (const who of identities()) {
     })
 
     it('has only lo inside, up with loopback and down with none', () => {
-      const loopback = sandboxSh(who, [], 'ls /sys/class/net; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags')
+      // Both the sandbox's sysfs and the kernel's own list (/proc/net/dev) name every device.
+      const devices = 'ls /sys/class/net | tr "\\n" " "; echo; tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | tr "\\n" " "; echo'
+      const loopback = sandboxSh(who, [], `${devices}; cat /sys/class/net/lo/flags`)
       assert.equal(loopback.status, 0, loopback.stderr)
-      assert.match(loopback.stdout, /^lo\n/)
-      assert.match(loopback.stdout, /0x9$/m, 'lo is IFF_UP|IFF_LOOPBACK')
-      const none = sandboxSh(who, ['--network', 'none'], `ls /sys/class/net; cat /sys/class/net/lo/flags; ${connectScript(1)}`)
-      assert.match(none.stdout, /^lo\n0x8\n/)
+      assert.equal(loopback.stdout, 'lo \nlo \n0x9\n', 'only lo, IFF_UP|IFF_LOOPBACK')
+      const none = sandboxSh(who, ['--network', 'none'], `${devices}; cat /sys/class/net/lo/flags; ${connectScript(1)}`)
+      assert.match(none.stdout, /^lo \nlo \n0x8\n/)
       assert.match(none.stdout, /ENETUNREACH|EADDRNOTAVAIL|ECONNREFUSED/)
     })
   })

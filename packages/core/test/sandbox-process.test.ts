@@ -1,5 +1,6 @@
 /** Identity, PID/UTS namespaces, init behaviour, signals and exit status. */
 import assert from 'node:assert/strict'
+import fs from 'node:fs'
 import os from 'node:os'
 import { describe, it } from 'node:test'
 import { identities } from '../../../test/helpers/identity.js'
@@ -8,11 +9,31 @@ import { cli, cliAsync, processesWith, sandboxSh, waitFor } from './helpers/cli.
 for (const who of identities()) {
   describe(`processes as ${who.name}`, () => {
     it('has its own hostname, leaving the host\'s alone', () => {
+      const hostname = os.hostname()
+      assert.notEqual(hostname, 'box-1')
       const run = sandboxSh(who, ['--hostname', 'box-1'], 'hostname; cat /proc/sys/kernel/hostname')
       assert.equal(run.status, 0, run.stderr)
       assert.equal(run.stdout, 'box-1\nbox-1\n')
       assert.equal(sandboxSh(who, [], 'hostname').stdout, 'ns-sandbox\n')
-      assert.notEqual(os.hostname(), 'box-1')
+      assert.equal(os.hostname(), hostname)
+    })
+
+    it('runs in its own user, mount, PID, UTS, IPC, network and cgroup namespaces', () => {
+      const kinds = ['user', 'mnt', 'pid', 'uts', 'ipc', 'net', 'cgroup']
+      const host = kinds.map((kind) => fs.readlinkSync(`/proc/self/ns/${kind}`))
+      const run = sandboxSh(who, [], `for n in ${kinds.join(' ')}; do readlink /proc/self/ns/$n; done; cat /proc/self/cgroup`)
+      assert.equal(run.status, 0, run.stderr)
+      const lines = run.stdout.trim().split('\n')
+      kinds.forEach((kind, i) => {
+        assert.match(lines[i] ?? '', new RegExp(`^${kind}:\\[\\d+\\]$`))
+        assert.notEqual(lines[i], host[i], `${kind} namespace is the host's`)
+      })
+      // The cgroup namespace's root is the sandbox's own cgroup: every hierarchy shows "/".
+      const cgroups = lines.slice(kinds.length)
+      assert.ok(cgroups.length > 0)
+      for (const line of cgroups) assert.match(line, /^\d+:[^:]*:\/$/, line)
+      const shared = sandboxSh(who, ['--network', 'host'], 'readlink /proc/self/ns/net')
+      assert.equal(shared.stdout.trim(), host[kinds.indexOf('net')])
     })
 
     it('gives the command the caller\'s LC_ALL, set or unset (the launch chain itself runs with LC_ALL=C)', () => {
@@ -48,9 +69,11 @@ for (const who of identities()) {
     })
 
     it('with --root is uid 0 inside and may set the hostname itself', () => {
+      const hostname = os.hostname()
       const run = sandboxSh(who, ['--root'], 'id -u; hostname renamed && hostname')
       assert.equal(run.status, 0, run.stderr)
       assert.equal(run.stdout, '0\nrenamed\n')
+      assert.equal(os.hostname(), hostname)
     })
 
     it('starts the command with default signal dispositions (Node ignores SIGPIPE, the command must not)', () => {
@@ -61,9 +84,15 @@ for (const who of identities()) {
     })
 
     it('reaps orphans: no zombie is left while the command runs on', () => {
-      const run = sandboxSh(who, [], '(sleep 0.2 &) ; sleep 1; ps -eo stat,comm | grep -c "^Z" || true')
+      // The subshell exits at once, so its `sleep 0.3` is an orphan, reparented to PID 1.
+      const run = sandboxSh(who, [], '(sleep 0.3 &); sleep 0.1; ps -eo ppid=,args= | grep "[s]leep 0.3"; sleep 1; echo ---; ps -eo stat=,comm=')
       assert.equal(run.status, 0, run.stderr)
-      assert.equal(run.stdout.trim(), '0')
+      const [orphan, after] = run.stdout.split('---\n')
+      assert.match(orphan ?? '', /^\s*1 sleep 0\.3$/m, 'the orphan\'s parent is the init')
+      const processes = (after ?? '').trim().split('\n').map((line) => line.trim().split(/\s+/))
+      assert.ok(processes.some(([, comm]) => comm === 'ps'), run.stdout)
+      assert.deepEqual(processes.filter(([stat]) => stat?.startsWith('Z') === true), [], run.stdout)
+      assert.ok(!processes.some(([, comm]) => comm === 'sleep'), 'the orphan has ended and is gone')
     })
 
     it('passes exit codes through and reports signals as 128+N', () => {
@@ -76,17 +105,19 @@ for (const who of identities()) {
       assert.equal(cli(who, ['run', '--', 'no-such-command-nsb']).status, 127)
     })
 
-    it('ends the command when the sandbox gets SIGTERM', async () => {
-      // A duration unique to this test names the sandboxed process (the CLI's own argv differs).
-      const seconds = 40_000 + (process.pid % 10_000) + who.uid
-      const marker = `^sleep ${seconds}$`
-      const child = cliAsync(who, ['run', '--', 'sleep', String(seconds)])
-      await waitFor(() => processesWith(marker).length > 0)
-      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => { resolve(code) }))
-      child.kill('SIGTERM')
-      assert.equal(await exited, 128 + 15)
-      await waitFor(() => processesWith(marker).length === 0)
-    })
+    for (const [signal, number] of [['SIGTERM', 15], ['SIGINT', 2]] as const) {
+      it(`ends the command when the sandbox gets ${signal}`, async () => {
+        // A duration unique to this test names the sandboxed process (the CLI's own argv differs).
+        const seconds = 40_000 + (process.pid % 10_000) + who.uid + number
+        const marker = `^sleep ${seconds}$`
+        const child = cliAsync(who, ['run', '--', 'sleep', String(seconds)])
+        await waitFor(() => processesWith(marker).length > 0)
+        const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => { resolve(code) }))
+        child.kill(signal)
+        assert.equal(await exited, 128 + number)
+        await waitFor(() => processesWith(marker).length === 0)
+      })
+    }
   })
 }
 

@@ -35,9 +35,9 @@ export function sandboxSh (who: Identity, options: string[], script: string, ext
 }
 
 /** Start `ns-sandbox <args>` in the background as `who`. */
-export function cliAsync (who: Identity, args: string[], options: { cwd?: string, env?: NodeJS.ProcessEnv } = {}): ReturnType<typeof spawn> {
+export function cliAsync (who: Identity, args: string[], options: { cwd?: string, env?: NodeJS.ProcessEnv, stdin?: 'ignore' | 'pipe' } = {}): ReturnType<typeof spawn> {
   const { file, args: argv } = who.wrap(process.execPath, [CLI, ...args])
-  return spawn(file, argv, { cwd: options.cwd ?? os.tmpdir(), env: { ...who.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  return spawn(file, argv, { cwd: options.cwd ?? os.tmpdir(), env: { ...who.env, ...options.env }, stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'] })
 }
 
 /** A temp directory owned by `who`, removed by the returned function. */
