@@ -113,25 +113,28 @@ describe('cgroup v2', { skip }, () => {
     await cg.remove()
   })
 
-  test('asking for memory where cgroup2 does not offer it: NSB_CGROUP_CONTROLLER_MISSING', (t) => {
-    const controllers = parseControllerList(readFileSync(`${mount}/cgroup.controllers`, 'utf8'))
-    if (controllers.includes('memory')) {
-      t.skip(`memory is available in ${mount}`)
-      return
-    }
-    withRoot(() => {
-      assert.equal(detectCgroups().version, 2)
-      assert.ok(detectCgroups().describe().some((line) => /^memory: .*not in .*cgroup\.controllers/.test(line)), detectCgroups().describe().join('\n'))
-      assert.throws(() => createSandboxCgroup(newRunId(), 'm', { memoryBytes: 32 << 20 }), (error: unknown) => {
-        assert.ok(isSandboxError(error))
-        assert.equal(error.code, 'NSB_CGROUP_CONTROLLER_MISSING')
-        assert.match(error.describe(), /memory limit needs the cgroup "memory" controller/)
-        assert.match(error.describe(), /cgroup_enable=memory/)
-        return true
+  /** A limit whose controller this cgroup2 mount does not offer (memory, pids, cpu on the hybrid host). */
+  const absent = mount === undefined
+    ? undefined
+    : (['memory', 'pids', 'cpu'] as const).find((name) => !parseControllerList(readFileSync(`${mount}/cgroup.controllers`, 'utf8')).includes(name))
+  const LIMITS = { memory: { memoryBytes: 32 << 20 }, pids: { pids: 16 }, cpu: { cpus: 1 } } as const
+
+  test('asking for a limit whose controller cgroup2 does not offer: NSB_CGROUP_CONTROLLER_MISSING',
+    { skip: needsMachine(absent === undefined ? 'needs a cgroup2 mount lacking memory, pids or cpu (this one offers all three)' : false) }, () => {
+      const name = absent as 'memory' | 'pids' | 'cpu'
+      withRoot(() => {
+        assert.equal(detectCgroups().version, 2)
+        assert.ok(detectCgroups().describe().some((line) => new RegExp(`^${name}: .*not in .*cgroup\\.controllers`).test(line)), detectCgroups().describe().join('\n'))
+        assert.throws(() => createSandboxCgroup(newRunId(), 'm', LIMITS[name]), (error: unknown) => {
+          assert.ok(isSandboxError(error))
+          assert.equal(error.code, 'NSB_CGROUP_CONTROLLER_MISSING')
+          assert.match(error.describe(), new RegExp(`limit needs the cgroup "${name}" controller`))
+          assert.match(error.describe(), new RegExp(`echo \\+${name} \\| sudo tee`))
+          return true
+        })
       })
+      assert.deepEqual(findNsSandboxCgroups((runId) => runId.startsWith(RUN_PREFIX)).runs, [])
     })
-    assert.deepEqual(findNsSandboxCgroups((runId) => runId.startsWith(RUN_PREFIX)).runs, [])
-  })
 
   /*
    * The subtree_control path needs a controller that cgroup2 offers. On the hybrid development host

@@ -125,6 +125,38 @@ for (const who of identities()) {
       }
     })
 
+    it('removes the scratch and cgroups a dead run left, on the next start', () => {
+      // A run id whose pid is above the kernel's PID_MAX_LIMIT (2^22): certainly dead.
+      const deadRun = `4194305-${process.pid}`
+      const base = scratchBase(who)
+      const env = who.uid === 0 ? { vars: {}, cleanup: () => {} } : delegatedParent(who)
+      const made: string[] = [] // what the test itself created, removed last if still there
+      try {
+        const parent = who.uid === 0 ? '/sys/fs/cgroup/memory' : path.join('/sys/fs/cgroup/memory', env.vars.NS_SANDBOX_CGROUP_PARENT ?? '')
+        const staleCgroup = path.join(parent, `ns-sandbox-${who.uid}-run-${deadRun}`)
+        const staleScratch = path.join(base, `run-${deadRun}`)
+        for (const dir of [base, staleScratch]) if (!fs.existsSync(dir)) made.push(dir)
+        fs.mkdirSync(path.join(staleScratch, '1/root/etc'), { recursive: true, mode: 0o700 })
+        fs.mkdirSync(path.join(staleCgroup, 'sb-1'), { recursive: true })
+        made.push(staleCgroup, path.join(staleCgroup, 'sb-1'))
+        fs.writeFileSync(path.join(staleScratch, '1/root/etc/leftover'), 'x')
+        for (const entry of [base, staleScratch, `${staleScratch}/1`, `${staleScratch}/1/root`, `${staleScratch}/1/root/etc`, `${staleScratch}/1/root/etc/leftover`, staleCgroup]) {
+          fs.chownSync(entry, who.uid, who.gid)
+        }
+        const run = cli(who, ['run', '--memory', '64MiB', '--', 'true'], { env: env.vars })
+        assert.equal(run.status, 0, run.stderr)
+        assert.equal(fs.existsSync(staleScratch), false, `${staleScratch} is left`)
+        assert.equal(fs.existsSync(staleCgroup), false, `${staleCgroup} is left`)
+      } finally {
+        for (const dir of made.reverse()) {
+          // cgroup directories go with rmdir only; scratch with everything in it.
+          if (!dir.startsWith('/sys/fs/cgroup/')) fs.rmSync(dir, { recursive: true, force: true })
+          else if (fs.existsSync(dir)) fs.rmdirSync(dir)
+        }
+        env.cleanup()
+      }
+    })
+
     it('kills the launcher it already started when the preparation after the spawn fails', async () => {
       // The launcher is spawned before the mount plan is made; its Node waits for the
       // configuration. A plan that fails must not leave that chain waiting in a live runner.
