@@ -93,7 +93,7 @@ describe('buildMountPlan (host view)', () => {
 
   it('keeps a working directory under /tmp visible (copy-on-write) but not one already in view', () => {
     const plan = buildMountPlan(input({ keep: ['/tmp/project/sub', '/tmp/project', '/usr/bin/node'], pathKinds: { '/tmp/project': 'dir', '/tmp/project/sub': 'dir', '/usr/bin/node': 'file' } }))
-    const keepOverlays = plan.filter((s) => s.op === 'overlay' && s.lower.startsWith('/tmp'))
+    const keepOverlays = plan.filter((s): s is Extract<MountStep, { op: 'overlay' }> => s.op === 'overlay' && s.lower.startsWith('/tmp'))
     assert.deepEqual(keepOverlays.map((s) => s.lower), ['/tmp/project'])
     const tmpIndex = plan.findIndex((s) => s.op === 'tmpfs' && s.target === '/scratch/1/root/tmp')
     assert.ok(plan.indexOf(keepOverlays[0] as MountStep) > tmpIndex)
