@@ -55,21 +55,35 @@ for (const who of identities()) {
       }
     })
 
-    it('hides masked credentials', () => {
+    it('hides masked credentials: the default list, and --mask instead of it', () => {
+      // Every default mask path (options/schema.ts DEFAULT_MASK), each with a secret of its own.
+      const credentials: Record<string, string> = {
+        '.ssh/id_ed25519': 'SSH-KEY',
+        '.aws/credentials': 'AWS-SECRET',
+        '.config/gcloud/credentials.db': 'GCLOUD-SECRET',
+        '.docker/config.json': 'DOCKER-AUTH',
+        '.kube/config': 'KUBE-TOKEN',
+        '.netrc': 'NETRC-PASSWORD',
+        '.npmrc': 'NPM-TOKEN'
+      }
       const home = tempDirFor(who, 'nsb-home-', who.home)
       try {
-        fs.mkdirSync(path.join(home.dir, '.ssh'))
-        fs.writeFileSync(path.join(home.dir, '.ssh/id_ed25519'), 'PRIVATE KEY\n')
-        fs.writeFileSync(path.join(home.dir, '.npmrc'), '//registry.npmjs.org/:_authToken=SECRET\n')
+        for (const [file, secret] of Object.entries(credentials)) {
+          fs.mkdirSync(path.dirname(path.join(home.dir, file)), { recursive: true })
+          fs.writeFileSync(path.join(home.dir, file), `${secret}\n`)
+        }
+        fs.writeFileSync(path.join(home.dir, 'project-secret.txt'), 'CUSTOM-SECRET\n')
         spawnChown(home.dir, who.uid, who.gid)
-        const run = sandboxSh(who, [], 'cat ~/.ssh/id_ed25519 2>&1; cat ~/.npmrc; ls -a ~/.ssh; echo done', { env: { HOME: home.dir } })
-        assert.equal(run.status, 0, run.stderr)
-        assert.doesNotMatch(run.stdout, /PRIVATE KEY|SECRET/)
-        assert.match(run.stdout, /done/)
+        const readAll = `for f in ${Object.keys(credentials).join(' ')} project-secret.txt; do cat ~/$f 2>/dev/null; done; echo done`
+        const masked = sandboxSh(who, [], readAll, { env: { HOME: home.dir } })
+        assert.equal(masked.status, 0, masked.stderr)
+        assert.equal(masked.stdout, 'CUSTOM-SECRET\ndone\n', 'only the file outside the default list is readable')
         // The same files are readable with masking turned off: the mask is what hid them.
-        const unmasked = sandboxSh(who, ['--no-mask'], 'cat ~/.ssh/id_ed25519 ~/.npmrc', { env: { HOME: home.dir } })
-        assert.match(unmasked.stdout, /PRIVATE KEY/)
-        assert.match(unmasked.stdout, /SECRET/)
+        const unmasked = sandboxSh(who, ['--no-mask'], readAll, { env: { HOME: home.dir } })
+        assert.equal(unmasked.stdout, [...Object.values(credentials), 'CUSTOM-SECRET', 'done', ''].join('\n'))
+        // --mask replaces the default list.
+        const custom = sandboxSh(who, ['--mask', '~/project-secret.txt'], readAll, { env: { HOME: home.dir } })
+        assert.equal(custom.stdout, [...Object.values(credentials), 'done', ''].join('\n'))
       } finally {
         home.remove()
       }
