@@ -115,8 +115,8 @@ describe('buildMountPlan (host view)', () => {
     const plan = buildMountPlan(input({
       binds: [{ source: '/opt/data', target: '/data', readonly: true }],
       writable: ['/home/me/project/.cache'],
-      mask: ['/home/me/.ssh', '/home/me/.npmrc', '/home/me/.aws'],
-      pathKinds: { '/opt/data': 'dir', '/home/me/project/.cache': 'dir', '/home/me/.ssh': 'dir', '/home/me/.npmrc': 'file', '/home/me/.aws': 'missing' }
+      mask: ['/home/me/.ssh', '/home/me/.npmrc', '/home/me/.aws', '/root/.kube'],
+      pathKinds: { '/opt/data': 'dir', '/home/me/project/.cache': 'dir', '/home/me/.ssh': 'dir', '/home/me/.npmrc': 'file', '/home/me/.aws': 'missing', '/root/.kube': 'unreachable' }
     }))
     const last = plan.slice(-6)
     assert.deepEqual(last, [
@@ -129,9 +129,11 @@ describe('buildMountPlan (host view)', () => {
     ])
   })
 
-  it('refuses a bind or live path that does not exist', () => {
+  it('refuses a bind or live path that does not exist, or that the caller cannot reach', () => {
     assert.throws(() => buildMountPlan(input({ writable: ['/nope'], pathKinds: { '/nope': 'missing' } })),
       (error: unknown) => error instanceof PlanError && /writable.*\/nope does not exist/.test(error.message))
+    assert.throws(() => buildMountPlan(input({ binds: [{ source: '/root/data', target: '/data', readonly: true }], pathKinds: { '/root/data': 'unreachable' } })),
+      (error: unknown) => error instanceof PlanError && /option `bind`: \/root\/data is not accessible to you on the host/.test(error.message))
   })
 
   it('lays a root filesystem from an archive as the overlay root, with keep paths on top', () => {

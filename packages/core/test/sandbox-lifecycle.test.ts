@@ -345,6 +345,18 @@ describe('errors', () => {
     assert.match(run.stdout, /^ok\s+user namespaces:/m)
   })
 
+  it('starts for a user whose HOME they may not enter (sudo -u keeping root\'s HOME), and names a bind source they cannot reach', () => {
+    const user = identities().find((who) => who.uid !== 0)
+    if (user === undefined) throw new Error('no unprivileged identity')
+    // /root is 0700: the credential paths to mask below it cannot even be looked up.
+    const run = cli(user, ['run', '--', 'sh', '-c', 'echo "$HOME"; id -u'], { env: { HOME: '/root' } })
+    assert.equal(run.status, 0, run.stderr)
+    assert.equal(run.stdout, `/root\n${user.uid}\n`)
+    const bind = cli(user, ['run', '--bind', '/root/data:/data', '--', 'true'])
+    assert.equal(bind.status, 125)
+    assert.match(bind.stderr, /NSB_INVALID_OPTION: option `bind`: \/root\/data is not accessible to you on the host/)
+  })
+
   it('refuses a scratch directory that others could tamper with', () => {
     const shared = tempDirFor(root, 'nsb-shared-scratch-')
     try {

@@ -2,7 +2,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { parseMountInfo } from '../plan/mountinfo.js'
-import { directoriesToList, type EntryKind, type HostEntry, type PlanInput } from '../plan/mount-plan.js'
+import { directoriesToList, type EntryKind, type HostEntry, type PathKind, type PlanInput } from '../plan/mount-plan.js'
 import type { ResolvedOptions } from '../options/schema.js'
 import { DirectoryFacts } from './dir-facts.js'
 
@@ -44,9 +44,18 @@ function isEmptyDirectory (dir: string): boolean {
 const listings = new DirectoryFacts(listDirectory)
 const emptiness = new DirectoryFacts(isEmptyDirectory)
 
-function pathKind (hostPath: string): 'dir' | 'file' | 'missing' {
+function pathKind (hostPath: string): PathKind {
   // Most masked credentials do not exist: no exception per missing path (~0.1 ms each).
-  const stat = fs.statSync(hostPath, { throwIfNoEntry: false })
+  let stat: fs.Stats | undefined
+  try {
+    stat = fs.statSync(hostPath, { throwIfNoEntry: false })
+  } catch (error) {
+    // A HOME the caller may not enter (sudo -u keeping root's HOME): its credentials too.
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EACCES') return 'unreachable'
+    if (code === 'ENOTDIR' || code === 'ELOOP') return 'missing'
+    throw error
+  }
   if (stat === undefined) return 'missing'
   return stat.isDirectory() ? 'dir' : 'file'
 }
@@ -68,7 +77,7 @@ export function gatherPlanInput (options: ResolvedOptions, context: PlanContext)
   const emptyDirs = context.rootfsDir !== undefined
     ? []
     : (hostListings['/'] ?? []).filter((entry) => entry.kind === 'dir').map((entry) => '/' + entry.name).filter((dir) => emptiness.get(dir))
-  const pathKinds: Record<string, 'dir' | 'file' | 'missing'> = {}
+  const pathKinds: Record<string, PathKind> = {}
   for (const p of [...options.binds.map((b) => b.source), ...options.writable, ...options.mask, ...context.keep]) {
     pathKinds[p] ??= pathKind(p)
   }

@@ -28,6 +28,13 @@ export type MountStep =
   /** fresh: a new sysfs, showing this network namespace's interfaces; else the host's, bound read-only. */
   | { op: 'sysfs', target: string, fresh: boolean }
 
+/**
+ * A path as the caller sees it. `unreachable`: a directory on the way denies the caller
+ * (EACCES), so the sandbox, with the caller's uid and no capability over the host's
+ * files, cannot reach it either.
+ */
+export type PathKind = 'dir' | 'file' | 'missing' | 'unreachable'
+
 export interface PlanInput {
   /** Host directories known to be empty (checked by the host just before planning). */
   emptyDirs?: readonly string[]
@@ -46,7 +53,7 @@ export interface PlanInput {
   /** Entries of `/` and of every directory the planner recurses into; null when unreadable. */
   listings: Readonly<Record<string, readonly HostEntry[] | null>>
   /** What each bind/writable/mask/keep path is on the host. */
-  pathKinds: Readonly<Record<string, 'dir' | 'file' | 'missing'>>
+  pathKinds: Readonly<Record<string, PathKind>>
   binds: ReadonlyArray<{ source: string, target: string, readonly: boolean }>
   writable: readonly string[]
   mask: readonly string[]
@@ -179,7 +186,7 @@ export function buildMountPlan (input: PlanInput): MountStep[] {
 
   // 3. Paths the process must see that the steps above hid (under a fresh tmpfs, or
   //    absent from a root filesystem): copy-on-write (read-only in readonly mode).
-  const keep = outermost(input.keep.filter((p) => input.pathKinds[p] !== 'missing'))
+  const keep = outermost(input.keep.filter((p) => input.pathKinds[p] !== 'missing' && input.pathKinds[p] !== 'unreachable'))
   const hiddenByFreshFs = (hostPath: string): boolean => !TMPFS_AREAS.includes(hostPath) &&
     (input.rootfsDir !== undefined || TMPFS_AREAS.some((area) => isSameOrBelow(hostPath, area)))
   const broughtBack: string[] = []
@@ -210,6 +217,7 @@ export function buildMountPlan (input: PlanInput): MountStep[] {
   // 5. Masks last, so no bind can uncover a credential.
   for (const hostPath of input.mask) {
     if (!visible(hostPath)) continue // already hidden by a fresh filesystem
+    // Missing or unreachable: nothing the sandbox could read there.
     const kind = input.pathKinds[hostPath]
     if (kind === 'dir') steps.push({ op: 'tmpfs', target: at(hostPath), mode: '0000', readonly: true })
     else if (kind === 'file') steps.push({ op: 'bind', source: '/dev/null', target: at(hostPath), readonly: true })
@@ -228,9 +236,10 @@ function privateLayers (input: PlanInput, steps: readonly MountStep[]): MountSte
   return [{ op: 'mkdir', path: input.layersDir, mode: '0700' }, { op: 'tmpfs', target: input.layersDir, mode: '0700' }]
 }
 
-function mountPointFor (source: string, target: string, kind: 'dir' | 'file' | 'missing' | undefined, option: string): MountStep {
+function mountPointFor (source: string, target: string, kind: PathKind | undefined, option: string): MountStep {
   if (kind === 'dir') return { op: 'mkdir', path: target }
   if (kind === 'file') return { op: 'file', path: target }
+  if (kind === 'unreachable') throw new PlanError(`option \`${option}\`: ${source} is not accessible to you on the host (permission denied on the way)`)
   throw new PlanError(`option \`${option}\`: ${source} does not exist on the host`)
 }
 
