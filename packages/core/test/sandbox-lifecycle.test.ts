@@ -6,6 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { describe, it } from 'node:test'
 import { identities, type Identity } from '../../../test/helpers/identity.js'
+import { needsMachine } from '../../../test/helpers/machine.js'
 import { CLI, CORE_DIR, cli, type CliRun, processesWith, sandboxCgroups, sandboxSh, tempDirFor, waitFor } from './helpers/cli.js'
 
 const RUNNER = `
@@ -224,6 +225,9 @@ function delegatedParent (who: { uid: number, gid: number }): { vars: NodeJS.Pro
   return { vars: { NS_SANDBOX_CGROUP_PARENT: `/${name}` }, cleanup }
 }
 
+/** bubblewrap loads the seccomp filter of the seccomp test (Debian: bubblewrap; .ci/run installs it). */
+const bwrapMissing = needsMachine(spawnSync('sh', ['-c', 'command -v bwrap']).status === 0 ? false : 'bubblewrap (apt-get install bubblewrap)')
+
 for (const who of identities()) {
   describe(`errors as ${who.name}`, () => {
     it('names the option and the accepted forms for bad options (exit 125)', () => {
@@ -271,6 +275,26 @@ for (const who of identities()) {
       assert.match(run.stderr, /sudo sysctl -w user\.max_user_namespaces=/)
     })
 
+    it('prints the doctor\'s diagnosis when a seccomp filter refuses unshare (as Docker\'s default profile does)', { skip: bwrapMissing }, () => {
+      // bubblewrap loads the filter (--seccomp FD) and runs the CLI under it, on the host's tree.
+      const work = tempDirFor(who, 'nsb-seccomp-')
+      try {
+        const filter = path.join(work.dir, 'deny-unshare.bpf')
+        fs.writeFileSync(filter, denyUnshareFilter())
+        const seccomp = ['sh', '-c', 'exec bwrap --seccomp 9 --dev-bind / / -- "$@" 9<"$0"', filter]
+        const doctor = underPrefix(who, seccomp, ['doctor'])
+        assert.equal(doctor.status, 1, doctor.stdout + doctor.stderr)
+        assert.match(doctor.stdout, /^MISSING user namespaces: unshare --user failed: .*Operation not permitted/m)
+        assert.match(doctor.stdout, /error code: NSB_SECCOMP_DENIED/)
+        const run = underPrefix(who, seccomp, ['run', '--', 'true'])
+        assert.equal(run.status, 125, run.stderr)
+        assert.match(run.stderr, /NSB_SECCOMP_DENIED: user namespaces:/)
+        assert.match(run.stderr, /--security-opt seccomp=unconfined/)
+      } finally {
+        work.remove()
+      }
+    })
+
     it('prints the doctor\'s diagnosis when the host /proc has masked parts (as inside Docker)', () => {
       // A bind mount over a /proc file, as Docker masks /proc/kcore and others, becomes a
       // locked mount in the sandbox's user namespace, and the kernel refuses a fresh procfs.
@@ -286,6 +310,34 @@ for (const who of identities()) {
       assert.match(run.stderr, /failed step: mount plan step failed: proc .*EPERM/)
     })
   })
+}
+
+/**
+ * A classic BPF seccomp program (x86_64) that refuses unshare(2) with EPERM and allows
+ * everything else: what Docker's default profile does to namespace creation.
+ */
+function denyUnshareFilter (): Buffer {
+  const AUDIT_ARCH_X86_64 = 0xc000003e
+  const NR_UNSHARE = 272
+  const LOAD_WORD = 0x20 // BPF_LD | BPF_W | BPF_ABS, on struct seccomp_data
+  const JUMP_IF_EQUAL = 0x15 // BPF_JMP | BPF_JEQ | BPF_K
+  const RETURN = 0x06 // BPF_RET | BPF_K
+  const program: Array<[number, number, number, number]> = [
+    [LOAD_WORD, 0, 0, 4], // arch
+    [JUMP_IF_EQUAL, 0, 3, AUDIT_ARCH_X86_64], // another arch: allow
+    [LOAD_WORD, 0, 0, 0], // syscall number
+    [JUMP_IF_EQUAL, 0, 1, NR_UNSHARE],
+    [RETURN, 0, 0, 0x00050000 | 1], // SECCOMP_RET_ERRNO | EPERM
+    [RETURN, 0, 0, 0x7fff0000] // SECCOMP_RET_ALLOW
+  ]
+  const bytes = Buffer.alloc(program.length * 8)
+  program.forEach(([code, jumpTrue, jumpFalse, k], i) => {
+    bytes.writeUInt16LE(code, i * 8)
+    bytes.writeUInt8(jumpTrue, i * 8 + 2)
+    bytes.writeUInt8(jumpFalse, i * 8 + 3)
+    bytes.writeUInt32LE(k, i * 8 + 4)
+  })
+  return bytes
 }
 
 /**

@@ -65,10 +65,6 @@ function seccompFiltered (): boolean {
   }
 }
 
-function inContainer (): boolean {
-  return fs.existsSync('/.dockerenv') || fs.existsSync('/run/.containerenv')
-}
-
 export function checkUserNamespaces (tools: LaunchTools): CheckResult {
   const name = 'user namespaces'
   const probe = run(tools, ['--user', '--map-root-user', 'true'])
@@ -88,11 +84,14 @@ export function checkUserNamespaces (tools: LaunchTools): CheckResult {
   if (readSysctl('user.max_user_namespaces') === '0') {
     return { name, ok: false, summary, code: 'NSB_USERNS_DENIED', fix: ['sudo sysctl -w user.max_user_namespaces=15000'] }
   }
-  if (inContainer() && seccompFiltered()) {
+  // EPERM under a seccomp filter: a container's profile (Docker's default refuses unshare
+  // with namespace flags) or a service's RestrictNamespaces=, in or out of a container.
+  if (seccompFiltered() && /Operation not permitted/.test(probe.stderr)) {
     return {
       name, ok: false, summary, code: 'NSB_SECCOMP_DENIED',
-      fix: ['This container\'s seccomp profile refuses unshare/clone with namespace flags.',
-        'Run it with `--security-opt seccomp=unconfined` (Docker/Podman), or a profile that allows unshare, clone and mount.']
+      fix: ['A seccomp filter on this process (Seccomp: 2 in /proc/self/status) refuses unshare/clone with namespace flags.',
+        'In a container: run it with `--security-opt seccomp=unconfined` (Docker/Podman), or a profile that allows unshare, clone and mount.',
+        'In a systemd service: RestrictNamespaces=no (or list user mnt pid uts ipc net cgroup).']
     }
   }
   return { name, ok: false, summary, code: 'NSB_USERNS_DENIED', fix: ['Enable user namespaces in the kernel (CONFIG_USER_NS=y) and in sysctl user.max_user_namespaces.'] }
