@@ -1,18 +1,27 @@
-/** Why did the launcher end before the sandbox started? The doctor's checks say. */
+/** Why did a sandbox fail to start? The doctor's checks say. */
 import { checkNetworkNamespace, checkOverlay, checkProc, checkTools, checkUserNamespaces, type CheckResult } from '../doctor/checks.js'
 import { SandboxError } from '../errors.js'
+import type { LaunchTools } from './tools.js'
 
-export function errorFromCheck (check: CheckResult): SandboxError {
+function errorFromCheck (check: CheckResult): SandboxError {
   return new SandboxError(check.code ?? 'NSB_SETUP_FAILED', `${check.name}: ${check.summary}`, { details: check.fix ?? [] })
 }
 
-export function diagnoseLaunchFailure (): SandboxError {
+/** The first of util-linux and then `checks` that fails, or undefined when all pass. */
+function firstFailure (checks: ReadonlyArray<(tools: LaunchTools) => CheckResult>): CheckResult | undefined {
   const { result, tools } = checkTools()
-  if (!result.ok || tools === undefined) return errorFromCheck(result)
-  for (const check of [checkUserNamespaces, checkNetworkNamespace, checkProc, checkOverlay]) {
+  if (!result.ok || tools === undefined) return result
+  for (const check of checks) {
     const outcome = check(tools)
-    if (!outcome.ok) return errorFromCheck(outcome)
+    if (!outcome.ok) return outcome // each check starts processes: stop at the first failure
   }
+  return undefined
+}
+
+/** The launcher ended before the sandbox started. */
+export function diagnoseLaunchFailure (): SandboxError {
+  const failure = firstFailure([checkUserNamespaces, checkNetworkNamespace, checkProc, checkOverlay])
+  if (failure !== undefined) return errorFromCheck(failure)
   return new SandboxError('NSB_SETUP_FAILED', 'the sandbox launcher exited before the sandbox started (its error is on stderr above)',
     { details: ['`ns-sandbox doctor` found no missing prerequisite; please report this with the output of `ns-sandbox doctor`.'] })
 }
@@ -24,13 +33,8 @@ export function diagnoseLaunchFailure (): SandboxError {
  * Otherwise the step's error stands. The probes run only on this failure path.
  */
 export function diagnoseMountFailure (error: SandboxError): SandboxError {
-  const { result, tools } = checkTools()
-  if (!result.ok || tools === undefined) return error
-  for (const check of [checkProc, checkOverlay]) {
-    const outcome = check(tools)
-    if (outcome.ok) continue
-    const diagnosis = errorFromCheck(outcome)
-    return new SandboxError(diagnosis.code, diagnosis.message, { cause: error, details: [...diagnosis.details, `failed step: ${error.message}`] })
-  }
-  return error
+  const failure = firstFailure([checkProc, checkOverlay])
+  if (failure === undefined) return error
+  const diagnosis = errorFromCheck(failure)
+  return new SandboxError(diagnosis.code, diagnosis.message, { cause: error, details: [...diagnosis.details, `failed step: ${error.message}`] })
 }

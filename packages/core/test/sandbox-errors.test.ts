@@ -1,0 +1,216 @@
+/** The documented errors: bad options, and each missing prerequisite reproduced for real, as `ns-sandbox doctor` and a failed start report it. */
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { describe, it } from 'node:test'
+import { identities, type Identity } from '../../../test/helpers/identity.js'
+import { needsMachine } from '../../../test/helpers/machine.js'
+import { CLI, CORE_DIR, cli, type CliRun, sandboxSh, tempDirFor } from './helpers/cli.js'
+
+/** bubblewrap loads the seccomp filter of the seccomp test (Debian: bubblewrap; .ci/run installs it). */
+const bwrapMissing = needsMachine(spawnSync('sh', ['-c', 'command -v bwrap']).status === 0 ? false : 'bubblewrap (apt-get install bubblewrap)')
+
+for (const who of identities()) {
+  describe(`errors as ${who.name}`, () => {
+    it('names the option and the accepted forms for bad options (exit 125)', () => {
+      for (const [args, pattern] of [
+        [['--memory', 'lots'], /NSB_INVALID_OPTION: option `memory`: expected a size like 512MiB/],
+        [['--network', 'wifi'], /option `network`: expected one of loopback/],
+        [['--pids', 'many'], /option `pids`: expected a whole number/],
+        [['--cpus', '0'], /option `cpus`/],
+        [['--timeout', 'forever'], /option `timeout`: expected a duration/],
+        [['--bind', 'a:b:c:d'], /option `bind`/],
+        [['--frobnicate'], /NSB_INVALID_OPTION: Unknown option '--frobnicate'/],
+        [['--writable', '/no/such/dir/nsb'], /option `writable`: \/no\/such\/dir\/nsb does not exist/]
+      ] as Array<[string[], RegExp]>) {
+        const run = cli(who, ['run', ...args, '--', 'true'])
+        assert.equal(run.status, 125, `${args.join(' ')}: ${run.stderr}`)
+        assert.match(run.stderr, pattern)
+      }
+      assert.match(cli(who, ['run']).stderr, /no command given/)
+    })
+
+    it('says util-linux is missing, and how to install it, when setpriv/unshare are not found', () => {
+      const bin = tempDirFor(who, 'nsb-bin-')
+      try {
+        fs.symlinkSync(process.execPath, path.join(bin.dir, 'node'))
+        const run = cli(who, ['run', '--', 'true'], { env: { PATH: bin.dir } })
+        assert.equal(run.status, 125)
+        assert.match(run.stderr, /NSB_UTIL_LINUX_MISSING: cannot start sandboxes: setpriv, unshare not found in PATH/)
+        assert.match(run.stderr, /apt-get install util-linux/)
+      } finally {
+        bin.remove()
+      }
+    })
+
+    it('prints the doctor\'s diagnosis when user namespaces are denied (user.max_user_namespaces=0)', () => {
+      // The limit is per user namespace: set to 0 in an outer one, it denies the sandbox's
+      // own without touching the host's setting.
+      const deny = ['unshare', '--user', '--map-root-user', 'sh', '-c', 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"', 'sh']
+      const doctor = underPrefix(who, deny, ['doctor'])
+      assert.equal(doctor.status, 1, doctor.stdout)
+      assert.match(doctor.stdout, /^MISSING user namespaces: .*No space left on device/m)
+      assert.match(doctor.stdout, /fix: sudo sysctl -w user\.max_user_namespaces=/)
+      const run = underPrefix(who, deny, ['run', '--', 'true'])
+      assert.equal(run.status, 125, run.stderr)
+      assert.match(run.stderr, /NSB_USERNS_DENIED: user namespaces: .*No space left on device/)
+      assert.match(run.stderr, /sudo sysctl -w user\.max_user_namespaces=/)
+    })
+
+    it('prints the doctor\'s diagnosis when a seccomp filter refuses unshare (as Docker\'s default profile does)', { skip: bwrapMissing }, () => {
+      // bubblewrap loads the filter (--seccomp FD) and runs the CLI under it, on the host's tree.
+      const work = tempDirFor(who, 'nsb-seccomp-')
+      try {
+        const filter = path.join(work.dir, 'deny-unshare.bpf')
+        fs.writeFileSync(filter, denyUnshareFilter())
+        const seccomp = ['sh', '-c', 'exec bwrap --seccomp 9 --dev-bind / / -- "$@" 9<"$0"', filter]
+        const doctor = underPrefix(who, seccomp, ['doctor'])
+        assert.equal(doctor.status, 1, doctor.stdout + doctor.stderr)
+        assert.match(doctor.stdout, /^MISSING user namespaces: unshare --user failed: .*Operation not permitted/m)
+        assert.match(doctor.stdout, /error code: NSB_SECCOMP_DENIED/)
+        const run = underPrefix(who, seccomp, ['run', '--', 'true'])
+        assert.equal(run.status, 125, run.stderr)
+        assert.match(run.stderr, /NSB_SECCOMP_DENIED: user namespaces:/)
+        assert.match(run.stderr, /--security-opt seccomp=unconfined/)
+      } finally {
+        work.remove()
+      }
+    })
+
+    it('prints the doctor\'s diagnosis when the host /proc has masked parts (as inside Docker)', () => {
+      // A bind mount over a /proc file, as Docker masks /proc/kcore and others, becomes a
+      // locked mount in the sandbox's user namespace, and the kernel refuses a fresh procfs.
+      const mask = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind /dev/null /proc/uptime && exec "$@"', 'sh']
+      const doctor = underPrefix(who, mask, ['doctor'], { prefixAsRoot: true })
+      assert.equal(doctor.status, 1, doctor.stdout)
+      assert.match(doctor.stdout, /^MISSING procfs:/m)
+      assert.match(doctor.stdout, /error code: NSB_PROC_UNMOUNTABLE/)
+      const run = underPrefix(who, mask, ['run', '--', 'true'], { prefixAsRoot: true })
+      assert.equal(run.status, 125, run.stderr)
+      assert.match(run.stderr, /NSB_PROC_UNMOUNTABLE: procfs:/)
+      assert.match(run.stderr, /--security-opt systempaths=unconfined/)
+      assert.match(run.stderr, /failed step: mount plan step failed: proc .*EPERM/)
+    })
+  })
+}
+
+/**
+ * A classic BPF seccomp program (x86_64) that refuses unshare(2) with EPERM and allows
+ * everything else: what Docker's default profile does to namespace creation.
+ */
+function denyUnshareFilter (): Buffer {
+  const AUDIT_ARCH_X86_64 = 0xc000003e
+  const NR_UNSHARE = 272
+  const LOAD_WORD = 0x20 // BPF_LD | BPF_W | BPF_ABS, on struct seccomp_data
+  const JUMP_IF_EQUAL = 0x15 // BPF_JMP | BPF_JEQ | BPF_K
+  const RETURN = 0x06 // BPF_RET | BPF_K
+  const program: Array<[number, number, number, number]> = [
+    [LOAD_WORD, 0, 0, 4], // arch
+    [JUMP_IF_EQUAL, 0, 3, AUDIT_ARCH_X86_64], // another arch: allow
+    [LOAD_WORD, 0, 0, 0], // syscall number
+    [JUMP_IF_EQUAL, 0, 1, NR_UNSHARE],
+    [RETURN, 0, 0, 0x00050000 | 1], // SECCOMP_RET_ERRNO | EPERM
+    [RETURN, 0, 0, 0x7fff0000] // SECCOMP_RET_ALLOW
+  ]
+  const bytes = Buffer.alloc(program.length * 8)
+  program.forEach(([code, jumpTrue, jumpFalse, k], i) => {
+    bytes.writeUInt16LE(code, i * 8)
+    bytes.writeUInt8(jumpTrue, i * 8 + 2)
+    bytes.writeUInt8(jumpFalse, i * 8 + 3)
+    bytes.writeUInt32LE(k, i * 8 + 4)
+  })
+  return bytes
+}
+
+/**
+ * The CLI as `who` behind a prefix command that changes the machine for it alone: run by
+ * `who` itself, or (`prefixAsRoot`) by root, which then switches to `who`.
+ */
+function underPrefix (who: Identity, prefix: string[], args: string[], options: { prefixAsRoot?: boolean } = {}): CliRun {
+  const inner = options.prefixAsRoot === true ? who.wrap(process.execPath, [CLI, ...args]) : { file: process.execPath, args: [CLI, ...args] }
+  const command = [...prefix, inner.file, ...inner.args]
+  const outer = options.prefixAsRoot === true ? { file: command[0] ?? '', args: command.slice(1) } : who.wrap(command[0] ?? '', command.slice(1))
+  const run = spawnSync(outer.file, outer.args, { cwd: os.tmpdir(), env: who.env, encoding: 'utf8', timeout: 60_000, input: '' })
+  return { status: run.status, signal: run.signal, stdout: run.stdout, stderr: run.stderr }
+}
+
+describe('errors', () => {
+  const [root] = identities()
+  if (root === undefined) throw new Error('no root identity')
+
+  it('rejects with the reason when the runner has no fds left for the launcher (EMFILE)', () => {
+    // Node sets up no stdio for a spawn that failed for want of fds; the sandbox says so
+    // instead of failing on the missing status pipe.
+    const script = `
+      import fs from 'node:fs'
+      import { spawnSandbox } from ${JSON.stringify(path.join(CORE_DIR, 'dist/index.js'))}
+      await (await spawnSandbox({ command: 'true', stdio: 'ignore' })).result
+      const held = []
+      try { for (;;) held.push(fs.openSync('/dev/null', 'r')) } catch {}
+      for (let i = 0; i < 2; i++) fs.closeSync(held.pop())
+      try {
+        await spawnSandbox({ command: 'true', stdio: 'ignore' })
+        console.log('started')
+      } catch (error) {
+        console.log(error.code + ' ' + error.message)
+      }
+    `
+    const run = spawnSync('sh', ['-c', 'ulimit -n 256 && exec "$0" --input-type=module -e "$1"', process.execPath, script], { encoding: 'utf8', timeout: 30_000 })
+    assert.equal(run.status, 0, run.stderr)
+    assert.match(run.stdout, /^NSB_SETUP_FAILED cannot start the launcher: spawn \S*setpriv EMFILE$/m)
+  })
+
+  it('doctor reports every prerequisite as ok on this machine', () => {
+    const run = cli(root, ['doctor'])
+    assert.equal(run.status, 0, run.stdout)
+    for (const name of ['util-linux', 'user namespaces', 'network namespaces', 'overlayfs in a user namespace', 'procfs', 'cgroups']) {
+      assert.match(run.stdout, new RegExp(`^ok\\s+${name}:`, 'm'))
+    }
+  })
+
+  it('doctor tells an unprivileged user without a delegated cgroup that limits are unavailable', () => {
+    const user = identities().find((who) => who.uid !== 0)
+    if (user === undefined) throw new Error('no unprivileged identity')
+    const run = cli(user, ['doctor'])
+    assert.equal(run.status, 1, run.stdout)
+    assert.match(run.stdout, /^MISSING cgroups: .*cannot be used/m)
+    assert.match(run.stdout, /error code: NSB_CGROUP_NOT_DELEGATED/)
+    assert.match(run.stdout, /NS_SANDBOX_CGROUP_PARENT/)
+    assert.match(run.stdout, /^ok\s+user namespaces:/m)
+  })
+
+  it('starts for a user whose HOME they may not enter (sudo -u keeping root\'s HOME), and names a bind source they cannot reach', () => {
+    const user = identities().find((who) => who.uid !== 0)
+    if (user === undefined) throw new Error('no unprivileged identity')
+    // /root is 0700: the credential paths to mask below it cannot even be looked up.
+    const run = cli(user, ['run', '--', 'sh', '-c', 'echo "$HOME"; id -u'], { env: { HOME: '/root' } })
+    assert.equal(run.status, 0, run.stderr)
+    assert.equal(run.stdout, `/root\n${user.uid}\n`)
+    const bind = cli(user, ['run', '--bind', '/root/data:/data', '--', 'true'])
+    assert.equal(bind.status, 125)
+    assert.match(bind.stderr, /NSB_INVALID_OPTION: option `bind`: \/root\/data is not accessible to you on the host/)
+  })
+
+  it('refuses a scratch directory that others could tamper with', () => {
+    const shared = tempDirFor(root, 'nsb-shared-scratch-')
+    try {
+      fs.chmodSync(shared.dir, 0o777)
+      const run = sandboxSh(root, ['--scratch-dir', shared.dir], 'true')
+      assert.equal(run.status, 125)
+      assert.match(run.stderr, /NSB_SCRATCH_FAILED: refusing scratch directory/)
+    } finally {
+      shared.remove()
+    }
+  })
+
+  it('prints the mount plan with --dry-run and starts nothing', () => {
+    const run = cli(root, ['run', '--dry-run', '--', 'true'])
+    assert.equal(run.status, 0, run.stderr)
+    const plan = JSON.parse(run.stdout) as { plan: Array<{ op: string }>, launch: { file: string, args: string[] } }
+    assert.ok(plan.plan.some((step) => step.op === 'overlay'))
+    assert.ok(plan.launch.args.includes('--kill-child'))
+    assert.ok(fs.existsSync(CLI))
+  })
+})
