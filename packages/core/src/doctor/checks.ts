@@ -65,28 +65,40 @@ function seccompFiltered (): boolean {
   }
 }
 
-export function checkUserNamespaces (tools: LaunchTools): CheckResult {
+/** What the machine says about a refused `unshare --user`: the facts the diagnosis rests on. */
+export interface UsernsRefusal {
+  /** unshare's error text. */
+  stderr: string
+  /** sysctl values by name; absent where the sysctl does not exist. */
+  sysctls: Partial<Record<'kernel.apparmor_restrict_unprivileged_userns' | 'kernel.unprivileged_userns_clone' | 'user.max_user_namespaces', string>>
+  /** A seccomp filter is on this process (Seccomp: 2 in /proc/self/status). */
+  seccompFiltered: boolean
+  /** The binaries an AppArmor profile would name. */
+  node: string
+  unshare: string
+}
+
+/** Why user namespaces were refused, and the fix: pure, so each case is tested without the machine. */
+export function diagnoseUsernsRefusal (refusal: UsernsRefusal): CheckResult {
   const name = 'user namespaces'
-  const probe = run(tools, ['--user', '--map-root-user', 'true'])
-  if (probe.ok) return { name, ok: true, summary: 'unprivileged user namespaces work' }
-  const summary = `unshare --user failed: ${probe.stderr || 'no error text'}`
-  if (readSysctl('kernel.apparmor_restrict_unprivileged_userns') === '1') {
+  const summary = `unshare --user failed: ${refusal.stderr || 'no error text'}`
+  if (refusal.sysctls['kernel.apparmor_restrict_unprivileged_userns'] === '1') {
     return {
       name, ok: false, summary, code: 'NSB_APPARMOR_USERNS',
       fix: ['AppArmor restricts unprivileged user namespaces (Ubuntu >= 23.10). Either:',
         '  sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0   (machine-wide), or',
-        `  an AppArmor profile for ${process.execPath} and ${tools.unshare} with the \`userns,\` rule`]
+        `  an AppArmor profile for ${refusal.node} and ${refusal.unshare} with the \`userns,\` rule`]
     }
   }
-  if (readSysctl('kernel.unprivileged_userns_clone') === '0') {
+  if (refusal.sysctls['kernel.unprivileged_userns_clone'] === '0') {
     return { name, ok: false, summary, code: 'NSB_USERNS_DENIED', fix: ['sudo sysctl -w kernel.unprivileged_userns_clone=1'] }
   }
-  if (readSysctl('user.max_user_namespaces') === '0') {
+  if (refusal.sysctls['user.max_user_namespaces'] === '0') {
     return { name, ok: false, summary, code: 'NSB_USERNS_DENIED', fix: ['sudo sysctl -w user.max_user_namespaces=15000'] }
   }
   // EPERM under a seccomp filter: a container's profile (Docker's default refuses unshare
   // with namespace flags) or a service's RestrictNamespaces=, in or out of a container.
-  if (seccompFiltered() && /Operation not permitted/.test(probe.stderr)) {
+  if (refusal.seccompFiltered && /Operation not permitted/.test(refusal.stderr)) {
     return {
       name, ok: false, summary, code: 'NSB_SECCOMP_DENIED',
       fix: ['A seccomp filter on this process (Seccomp: 2 in /proc/self/status) refuses unshare/clone with namespace flags.',
@@ -95,6 +107,17 @@ export function checkUserNamespaces (tools: LaunchTools): CheckResult {
     }
   }
   return { name, ok: false, summary, code: 'NSB_USERNS_DENIED', fix: ['Enable user namespaces in the kernel (CONFIG_USER_NS=y) and in sysctl user.max_user_namespaces.'] }
+}
+
+export function checkUserNamespaces (tools: LaunchTools): CheckResult {
+  const probe = run(tools, ['--user', '--map-root-user', 'true'])
+  if (probe.ok) return { name: 'user namespaces', ok: true, summary: 'unprivileged user namespaces work' }
+  const sysctls: UsernsRefusal['sysctls'] = {}
+  for (const key of ['kernel.apparmor_restrict_unprivileged_userns', 'kernel.unprivileged_userns_clone', 'user.max_user_namespaces'] as const) {
+    const value = readSysctl(key)
+    if (value !== undefined) sysctls[key] = value
+  }
+  return diagnoseUsernsRefusal({ stderr: probe.stderr, sysctls, seccompFiltered: seccompFiltered(), node: process.execPath, unshare: tools.unshare })
 }
 
 export function checkNetworkNamespace (tools: LaunchTools): CheckResult {
