@@ -68,11 +68,15 @@ for (const who of identities()) {
       assert.match(run.stdout, /NoNewPrivs:\s+1/)
     })
 
-    it('with --root is uid 0 inside and may set the hostname itself', () => {
+    it('with --root is uid 0 inside with every capability of its namespace, and may set the hostname itself', () => {
       const hostname = os.hostname()
-      const run = sandboxSh(who, ['--root'], 'id -u; hostname renamed && hostname')
+      const run = sandboxSh(who, ['--root'], 'id -u; hostname renamed && hostname; grep -E "^CapEff" /proc/self/status; cat /proc/sys/kernel/cap_last_cap')
       assert.equal(run.status, 0, run.stderr)
-      assert.equal(run.stdout, '0\nrenamed\n')
+      const [uid, renamed, capEff, lastCap] = run.stdout.trim().split('\n')
+      assert.deepEqual([uid, renamed], ['0', 'renamed'])
+      // Every capability the kernel has, in the sandbox's own user namespace.
+      const all = (1n << (BigInt(lastCap ?? '0') + 1n)) - 1n
+      assert.equal(BigInt('0x' + (capEff ?? '').replace(/^CapEff:\s*/, '')), all, capEff)
       assert.equal(os.hostname(), hostname)
     })
 
