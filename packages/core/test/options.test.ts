@@ -36,6 +36,9 @@ describe('resolveOptions', () => {
   it('names the option and the accepted forms for each bad value', () => {
     rejects({ memory: 'lots' }, /`memory`.*512MiB/)
     rejects({ memory: -5 }, /`memory`/)
+    rejects({ memory: '512' }, /`memory`: expected a size of at least 1MiB .*a bare number is bytes/)
+    rejects({ memory: '1023KiB' }, /`memory`/)
+    assert.equal(resolveOptions({ memory: '1MiB' }).memoryBytes, 1024 * 1024)
     rejects({ network: 'wifi' }, /`network`.*loopback.*none.*host/)
     rejects({ pids: 0 }, /`pids`.*at least 1/)
     rejects({ pids: 2.5 }, /`pids`/)

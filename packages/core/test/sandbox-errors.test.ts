@@ -16,14 +16,18 @@ for (const who of identities()) {
   describe(`errors as ${who.name}`, () => {
     it('names the option and the accepted forms for bad options (exit 125)', () => {
       for (const [args, pattern] of [
-        [['--memory', 'lots'], /NSB_INVALID_OPTION: option `memory`: expected a size like 512MiB/],
+        [['--memory', 'lots'], /NSB_INVALID_OPTION: option `memory`: expected a size of at least 1MiB like 512MiB/],
         [['--network', 'wifi'], /option `network`: expected one of loopback/],
         [['--pids', 'many'], /option `pids`: expected a whole number/],
         [['--cpus', '0'], /option `cpus`/],
         [['--timeout', 'forever'], /option `timeout`: expected a duration/],
         [['--bind', 'a:b:c:d'], /option `bind`/],
         [['--frobnicate'], /NSB_INVALID_OPTION: Unknown option '--frobnicate'/],
-        [['--writable', '/no/such/dir/nsb'], /option `writable`: \/no\/such\/dir\/nsb does not exist/]
+        [['--writable', '/no/such/dir/nsb'], /option `writable`: \/no\/such\/dir\/nsb does not exist/],
+        [['--memory', '512'], /option `memory`: expected a size of at least 1MiB .*a bare number is bytes/],
+        [['--cwd', '/no/such/dir/nsb'], /NSB_INVALID_OPTION: option `cwd`: \/no\/such\/dir\/nsb does not exist/],
+        [['--cwd', '/etc/passwd'], /option `cwd`: \/etc\/passwd is not a directory/],
+        [['--report-json', '/no/such/dir/report.json'], /option `report-json`: cannot write \/no\/such\/dir\/report\.json: \/no\/such\/dir does not exist/]
       ] as Array<[string[], RegExp]>) {
         const run = cli(who, ['run', ...args, '--', 'true'])
         assert.equal(run.status, 125, `${args.join(' ')}: ${run.stderr}`)
@@ -181,7 +185,7 @@ describe('errors', () => {
     assert.match(run.stdout, /^ok\s+user namespaces:/m)
   })
 
-  it('starts for a user whose HOME they may not enter (sudo -u keeping root\'s HOME), and names a bind source they cannot reach', () => {
+  it('starts for a user whose HOME they may not enter (sudo -u keeping root\'s HOME), and names a bind source or working directory they cannot reach', () => {
     const user = identities().find((who) => who.uid !== 0)
     if (user === undefined) throw new Error('no unprivileged identity')
     // /root is 0700: the credential paths to mask below it cannot even be looked up.
@@ -191,6 +195,18 @@ describe('errors', () => {
     const bind = cli(user, ['run', '--bind', '/root/data:/data', '--', 'true'])
     assert.equal(bind.status, 125)
     assert.match(bind.stderr, /NSB_INVALID_OPTION: option `bind`: \/root\/data is not accessible to you on the host/)
+    const cwd = cli(user, ['run', '--cwd', '/root', '--', 'true'])
+    assert.equal(cwd.status, 125)
+    assert.match(cwd.stderr, /NSB_INVALID_OPTION: option `cwd`: \/root is not accessible to you/)
+  })
+
+  it('puts the report on stderr when --report-json cannot be written after the run (exit 1, nothing lost)', () => {
+    // Root may write into /proc by its permissions, but procfs refuses a new file.
+    const run = cli(root, ['run', '--report-json', '/proc/nsb-report.json', '--', 'true'])
+    assert.equal(run.status, 1, run.stderr)
+    assert.match(run.stderr, /cannot write the report to \/proc\/nsb-report\.json: .*here it is instead:/)
+    const json = run.stderr.slice(run.stderr.indexOf('{'))
+    assert.ok(Array.isArray((JSON.parse(json) as { files?: unknown }).files), json)
   })
 
   it('refuses a scratch directory that others could tamper with', () => {

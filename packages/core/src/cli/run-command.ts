@@ -1,10 +1,12 @@
 /** `ns-sandbox run [options] -- <command> [args...]` */
 import fs from 'node:fs'
+import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { SandboxError } from '../errors.js'
 import { planSandbox, spawnSandbox, type SpawnSandboxOptions } from '../host/sandbox.js'
 import type { SandboxOptions } from '../options/schema.js'
 import { formatReport } from '../report/summary.js'
+import type { SideEffectReport } from '../report/types.js'
 
 export const RUN_HELP = `Usage: ns-sandbox run [options] -- <command> [args...]
 
@@ -123,6 +125,31 @@ export function parseRunArguments (argv: string[]): RunArguments {
   }
 }
 
+/** Refuse, before anything runs, a --report-json file that could not be written. */
+function checkReportTarget (file: string): void {
+  const dir = path.dirname(path.resolve(file))
+  try {
+    if (!fs.statSync(dir).isDirectory()) throw new Error(`${dir} is not a directory`)
+    fs.accessSync(dir, fs.constants.W_OK)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    const why = code === 'ENOENT' || code === 'ENOTDIR' ? `${dir} does not exist` : code === 'EACCES' ? `${dir} is not writable by you` : (error as Error).message
+    throw new SandboxError('NSB_INVALID_OPTION', `option \`report-json\`: cannot write ${file}: ${why}`)
+  }
+}
+
+/** Write the JSON report; on failure say so and put the report on stderr, so it is not lost. */
+function writeReport (file: string, report: SideEffectReport, io: Io): boolean {
+  const json = JSON.stringify(report, null, 2) + '\n'
+  try {
+    fs.writeFileSync(file, json)
+    return true
+  } catch (error) {
+    io.stderr.write(`ns-sandbox: cannot write the report to ${file}: ${(error as Error).message}; here it is instead:\n${json}`)
+    return false
+  }
+}
+
 export async function runRunCommand (argv: string[], io: Io): Promise<number> {
   const { options, dryRun, json, help, reportSummary, reportJson } = parseRunArguments(argv)
   if (help) {
@@ -134,6 +161,7 @@ export async function runRunCommand (argv: string[], io: Io): Promise<number> {
     io.stdout.write(JSON.stringify({ options: prepared.options, plan: prepared.plan, launch: prepared.launch }, null, 2) + '\n')
     return 0
   }
+  if (reportJson !== undefined) checkReportTarget(reportJson)
   const sandbox = await spawnSandbox(options)
   // A terminal delivers SIGINT/SIGQUIT to the sandbox itself (same process group);
   // other signals are forwarded to the command.
@@ -147,7 +175,7 @@ export async function runRunCommand (argv: string[], io: Io): Promise<number> {
     if (json) io.stderr.write(JSON.stringify(result) + '\n')
     if (result.report !== undefined) {
       if (reportSummary) io.stderr.write(formatReport(result.report))
-      if (reportJson !== undefined) fs.writeFileSync(reportJson, JSON.stringify(result.report, null, 2) + '\n')
+      if (reportJson !== undefined && !writeReport(reportJson, result.report, io)) return result.code === 0 ? 1 : (result.code ?? 1)
     }
     if (result.message !== undefined) io.stderr.write(`ns-sandbox: ${result.message}\n`)
     if (result.signal !== null) {

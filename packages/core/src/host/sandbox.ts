@@ -335,6 +335,21 @@ interface LaunchPlan {
   launch: PreparedSandbox['launch']
 }
 
+/** The sandbox's working directory (kept inside): it must be a directory the caller can enter. */
+function workingDirectory (cwd: string | undefined): string {
+  const dir = path.resolve(cwd ?? process.cwd())
+  let problem: string | undefined
+  try {
+    if (!fs.statSync(dir).isDirectory()) problem = 'is not a directory'
+    else fs.accessSync(dir, fs.constants.X_OK)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    problem = code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist' : code === 'EACCES' ? 'is not accessible to you' : (error as Error).message
+  }
+  if (problem !== undefined) throw new SandboxError('NSB_INVALID_OPTION', `option \`cwd\`: ${dir} ${problem}`)
+  return dir
+}
+
 async function planLaunch (options: SpawnSandboxOptions): Promise<LaunchPlan> {
   const resolved = resolveOptions(pickSandboxOptions(options as SandboxOptions & Record<string, unknown>))
   const handover = handoverOf(options)
@@ -358,7 +373,7 @@ async function planLaunch (options: SpawnSandboxOptions): Promise<LaunchPlan> {
     resolved,
     handover,
     rootfsDir,
-    cwd: path.resolve(options.cwd ?? process.cwd()),
+    cwd: workingDirectory(options.cwd),
     nodePath,
     statusFd,
     koffiAddon: koffiAddonPath(),

@@ -83,6 +83,8 @@ const absolutePath = (option: string): z.ZodType<string> => z.string({ error: `o
   .refine((value) => value.startsWith('/') || value.startsWith('~/') || value === '~',
     { error: `option \`${option}\`: expected an absolute path or a path starting with ~/` })
 
+const MIN_MEMORY_BYTES = 1024 * 1024
+
 const HOSTNAME = /^(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/
 
 const bindString = z.string().transform((value, ctx): BindSpec => {
@@ -111,8 +113,9 @@ const schema = z.object({
   { error: 'option `bind`: expected an array' }).optional(),
   writable: z.array(absolutePath('writable'), { error: 'option `writable`: expected an array of absolute paths' }).optional(),
   mask: z.array(absolutePath('mask'), { error: 'option `mask`: expected an array of absolute paths or ~/ paths' }).optional(),
-  memory: z.union([z.string(), z.number()]).optional().refine((v) => v === undefined || parseByteSize(v) !== undefined,
-    { error: 'option `memory`: expected a size like 512MiB, 1.5GiB, 300MB or a positive number of bytes' }),
+  // A floor of 1 MiB: `--memory 512` is 512 bytes, a typo that would only show as an instant OOM kill.
+  memory: z.union([z.string(), z.number()]).optional().refine((v) => v === undefined || (parseByteSize(v) ?? 0) >= MIN_MEMORY_BYTES,
+    { error: 'option `memory`: expected a size of at least 1MiB like 512MiB, 1.5GiB, 300MB (a bare number is bytes)' }),
   pids: z.number({ error: 'option `pids`: expected a whole number of at least 1' }).int({ error: 'option `pids`: expected a whole number of at least 1' })
     .min(1, { error: 'option `pids`: expected a whole number of at least 1' }).optional(),
   cpus: z.union([z.number(), z.string()]).optional().refine((v) => v === undefined || (Number.isFinite(Number(v)) && Number(v) >= 0.01 && String(v).trim() !== ''),
