@@ -200,6 +200,12 @@ describe('errors', () => {
     assert.match(cwd.stderr, /NSB_INVALID_OPTION: option `cwd`: \/root is not accessible to you/)
   })
 
+  it('refuses an unknown (misspelt) option through the API instead of starting without it', async () => {
+    const { spawnSandbox } = await import(path.join(CORE_DIR, 'dist/index.js')) as typeof import('../src/index.js')
+    await assert.rejects(spawnSandbox({ command: 'true', stdio: 'ignore', ...{ memroy: '1GiB' } }),
+      (error: unknown) => (error as { code?: string }).code === 'NSB_INVALID_OPTION' && /unknown option `memroy`; known options: .*memory/.test((error as Error).message))
+  })
+
   it('puts the report on stderr when --report-json cannot be written after the run (exit 1, nothing lost)', () => {
     // Root may write into /proc by its permissions, but procfs refuses a new file.
     const run = cli(root, ['run', '--report-json', '/proc/nsb-report.json', '--', 'true'])

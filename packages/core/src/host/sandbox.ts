@@ -302,6 +302,18 @@ function stdioOf (options: SpawnSandboxOptions, channel: boolean): StdioOptions 
 const SANDBOX_KEYS = ['root', 'hostname', 'network', 'rootfs', 'readonly', 'bind', 'writable', 'mask', 'memory', 'pids',
   'cpus', 'timeout', 'scratchDir', 'rootfsCacheDir', 'report', 'reportIgnore', 'forward'] as const
 
+/** What spawnSandbox takes beyond the sandbox's own options. */
+const SPAWN_KEYS = ['command', 'args', 'entry', 'execArgv', 'cwd', 'env', 'stdio', 'ipc', 'serialization', 'nodePath'] as const
+
+/** A misspelt option (`memroy`) must not start a sandbox without the limit it meant. */
+function rejectUnknownKeys (options: object): void {
+  const known: readonly string[] = [...SANDBOX_KEYS, ...SPAWN_KEYS]
+  const unknown = Object.entries(options).filter(([key, value]) => value !== undefined && !known.includes(key)).map(([key]) => `\`${key}\``)
+  if (unknown.length > 0) {
+    throw new SandboxError('NSB_INVALID_OPTION', `unknown option ${unknown.join(', ')}; known options: ${known.join(', ')}`)
+  }
+}
+
 export function pickSandboxOptions (options: SandboxOptions & Record<string, unknown>): SandboxOptions {
   const picked: Record<string, unknown> = {}
   for (const key of SANDBOX_KEYS) if (options[key] !== undefined) picked[key] = options[key]
@@ -351,6 +363,7 @@ function workingDirectory (cwd: string | undefined): string {
 }
 
 async function planLaunch (options: SpawnSandboxOptions): Promise<LaunchPlan> {
+  rejectUnknownKeys(options)
   const resolved = resolveOptions(pickSandboxOptions(options as SandboxOptions & Record<string, unknown>))
   const handover = handoverOf(options)
   const tools = launchTools()
