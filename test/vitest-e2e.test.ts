@@ -320,7 +320,7 @@ describe('@ns-sandbox/vitest end to end', () => {
     const invalid = await runVitest(app, ['run', '--config', 'invalid.config.js'])
     assert.equal(invalid.code, 1)
     assert.match(invalid.output, /option `network`: expected one of loopback/)
-    assert.match(invalid.output, /option `memory`: expected a size like 512MiB/)
+    assert.match(invalid.output, /option `memory`: expected a size of at least 1MiB like 512MiB/)
     assert.match(invalid.output, /option `report`: expected true \(.*\), 'json' \(.*\) or false, got "yes"/)
     assert.equal(evidence(app, 'identity.json'), undefined)
   })

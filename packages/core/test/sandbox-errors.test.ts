@@ -174,6 +174,13 @@ describe('errors', () => {
     }
   })
 
+  it('doctor refuses an unknown flag with its usage (exit 2)', () => {
+    const run = cli(root, ['doctor', '--frob'])
+    assert.equal(run.status, 2)
+    assert.match(run.stderr, /ns-sandbox doctor: Unknown option '--frob'\nUsage: ns-sandbox doctor \[--json\]/)
+    assert.equal(run.stdout, '')
+  })
+
   it('doctor tells an unprivileged user without a delegated cgroup that limits are unavailable', () => {
     const user = identities().find((who) => who.uid !== 0)
     if (user === undefined) throw new Error('no unprivileged identity')

@@ -1,8 +1,17 @@
 /** `ns-sandbox doctor`: every prerequisite, ok or missing, with the exact fix. */
+import { parseArgs } from 'node:util'
 import { runAllChecks } from '../doctor/checks.js'
 
-export function runDoctorCommand (argv: string[], io: { stdout: NodeJS.WritableStream }): number {
-  const json = argv.includes('--json')
+const USAGE = 'Usage: ns-sandbox doctor [--json]'
+
+export function runDoctorCommand (argv: string[], io: { stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream }): number {
+  let json: boolean
+  try {
+    json = parseArgs({ args: argv, options: { json: { type: 'boolean' } }, strict: true }).values.json === true
+  } catch (error) {
+    io.stderr.write(`ns-sandbox doctor: ${(error as Error).message}\n${USAGE}\n`)
+    return 2
+  }
   const results = runAllChecks()
   if (json) {
     io.stdout.write(JSON.stringify(results, null, 2) + '\n')
