@@ -6,9 +6,10 @@ export {
 } from './options/schema.js'
 export { parseByteSize, formatByteSize, parseDuration } from './options/units.js'
 export {
-  Sandbox, spawnSandbox, runSandbox, planSandbox, pickSandboxOptions,
+  Sandbox, spawnSandbox, runSandbox, planSandbox,
   type SpawnSandboxOptions, type SandboxResult, type PreparedSandbox, type StdioEntry
 } from './host/sandbox.js'
+export { pickSandboxOptions } from './host/spawn-options.js'
 export type { KillReason } from './host/exit-status.js'
 export type { CgroupUsage, CgroupLimits } from './host/cgroups/index.js'
 export type { MountStep } from './plan/mount-plan.js'

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { SandboxError } from '../src/errors.js'
 import { parseForward } from '../src/forward/spec.js'
-import { pickSandboxOptions } from '../src/host/sandbox.js'
+import { pickSandboxOptions } from '../src/host/spawn-options.js'
 import { resolveOptions } from '../src/options/schema.js'
 import { parseRunArguments } from '../src/cli/run-command.js'
 

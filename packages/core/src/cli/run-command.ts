@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { SandboxError } from '../errors.js'
+import { directoryProblem } from '../fs-util/path-problem.js'
 import { planSandbox, spawnSandbox, type SpawnSandboxOptions } from '../host/sandbox.js'
 import type { SandboxOptions } from '../options/schema.js'
 import { formatReport } from '../report/summary.js'
@@ -128,14 +129,8 @@ export function parseRunArguments (argv: string[]): RunArguments {
 /** Refuse, before anything runs, a --report-json file that could not be written. */
 function checkReportTarget (file: string): void {
   const dir = path.dirname(path.resolve(file))
-  try {
-    if (!fs.statSync(dir).isDirectory()) throw new Error(`${dir} is not a directory`)
-    fs.accessSync(dir, fs.constants.W_OK)
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    const why = code === 'ENOENT' || code === 'ENOTDIR' ? `${dir} does not exist` : code === 'EACCES' ? `${dir} is not writable by you` : (error as Error).message
-    throw new SandboxError('NSB_INVALID_OPTION', `option \`report-json\`: cannot write ${file}: ${why}`)
-  }
+  const problem = directoryProblem(dir, fs.constants.W_OK, 'is not writable by you')
+  if (problem !== undefined) throw new SandboxError('NSB_INVALID_OPTION', `option \`report-json\`: cannot write ${file}: ${dir} ${problem}`)
 }
 
 /** Write the JSON report; on failure say so and put the report on stderr, so it is not lost. */

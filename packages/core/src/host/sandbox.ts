@@ -29,6 +29,7 @@ import { startReaper } from './reaper.js'
 import { currentRunId, isRunAlive } from './run-id.js'
 import { createSandboxScratch, removeRunScratch, removeSandboxScratch, runDirectory, type SandboxScratch } from './scratch.js'
 import { readStatusLines } from './status-reader.js'
+import { pickSandboxOptions, rejectUnknownKeys, workingDirectory } from './spawn-options.js'
 import { launchTools } from './tools.js'
 
 export type StdioEntry = IOType | 'inherit' | number
@@ -299,27 +300,6 @@ function stdioOf (options: SpawnSandboxOptions, channel: boolean): StdioOptions 
   return [...base, ...(channel ? ['ipc'] : []), 'pipe'] as StdioOptions
 }
 
-const SANDBOX_KEYS = ['root', 'hostname', 'network', 'rootfs', 'readonly', 'bind', 'writable', 'mask', 'memory', 'pids',
-  'cpus', 'timeout', 'scratchDir', 'rootfsCacheDir', 'report', 'reportIgnore', 'forward'] as const
-
-/** What spawnSandbox takes beyond the sandbox's own options. */
-const SPAWN_KEYS = ['command', 'args', 'entry', 'execArgv', 'cwd', 'env', 'stdio', 'ipc', 'serialization', 'nodePath'] as const
-
-/** A misspelt option (`memroy`) must not start a sandbox without the limit it meant. */
-function rejectUnknownKeys (options: object): void {
-  const known: readonly string[] = [...SANDBOX_KEYS, ...SPAWN_KEYS]
-  const unknown = Object.entries(options).filter(([key, value]) => value !== undefined && !known.includes(key)).map(([key]) => `\`${key}\``)
-  if (unknown.length > 0) {
-    throw new SandboxError('NSB_INVALID_OPTION', `unknown option ${unknown.join(', ')}; known options: ${known.join(', ')}`)
-  }
-}
-
-export function pickSandboxOptions (options: SandboxOptions & Record<string, unknown>): SandboxOptions {
-  const picked: Record<string, unknown> = {}
-  for (const key of SANDBOX_KEYS) if (options[key] !== undefined) picked[key] = options[key]
-  return picked as SandboxOptions
-}
-
 export interface PreparedSandbox {
   options: ResolvedOptions
   plan: MountStep[]
@@ -345,21 +325,6 @@ interface LaunchPlan {
   koffiAddon: string
   lastCapability: number
   launch: PreparedSandbox['launch']
-}
-
-/** The sandbox's working directory (kept inside): it must be a directory the caller can enter. */
-function workingDirectory (cwd: string | undefined): string {
-  const dir = path.resolve(cwd ?? process.cwd())
-  let problem: string | undefined
-  try {
-    if (!fs.statSync(dir).isDirectory()) problem = 'is not a directory'
-    else fs.accessSync(dir, fs.constants.X_OK)
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    problem = code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist' : code === 'EACCES' ? 'is not accessible to you' : (error as Error).message
-  }
-  if (problem !== undefined) throw new SandboxError('NSB_INVALID_OPTION', `option \`cwd\`: ${dir} ${problem}`)
-  return dir
 }
 
 async function planLaunch (options: SpawnSandboxOptions): Promise<LaunchPlan> {
