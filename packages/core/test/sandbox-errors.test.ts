@@ -36,6 +36,17 @@ for (const who of identities()) {
       assert.match(cli(who, ['run']).stderr, /no command given/)
     })
 
+    it('names a working directory removed under the runner instead of crashing', () => {
+      const gone = tempDirFor(who, 'nsb-gone-')
+      try {
+        const run = underPrefix(who, ['sh', '-c', 'cd "$0" && rmdir "$0" && exec "$@"', gone.dir], ['run', '--', 'true'])
+        assert.equal(run.status, 125, run.stderr)
+        assert.match(run.stderr, /NSB_INVALID_OPTION: option `cwd`: the current directory no longer exists/)
+      } finally {
+        gone.remove()
+      }
+    })
+
     it('says util-linux is missing, and how to install it, when setpriv/unshare are not found', () => {
       const bin = tempDirFor(who, 'nsb-bin-')
       try {

@@ -30,9 +30,18 @@ export function pickSandboxOptions (options: SandboxOptions & Record<string, unk
   return picked as SandboxOptions
 }
 
+function currentDirectory (): string {
+  try {
+    return process.cwd()
+  } catch {
+    // The runner's directory was removed after it started (uv_cwd: ENOENT).
+    throw new SandboxError('NSB_INVALID_OPTION', 'option `cwd`: the current directory no longer exists; change to another directory or pass `cwd` (CLI: --cwd)')
+  }
+}
+
 /** The sandbox's working directory (kept inside): it must be a directory the caller can enter. */
 export function workingDirectory (cwd: string | undefined): string {
-  const dir = path.resolve(cwd ?? process.cwd())
+  const dir = path.resolve(cwd ?? currentDirectory())
   const problem = directoryProblem(dir, fs.constants.X_OK, 'is not accessible to you')
   if (problem !== undefined) throw new SandboxError('NSB_INVALID_OPTION', `option \`cwd\`: ${dir} ${problem}`)
   return dir
