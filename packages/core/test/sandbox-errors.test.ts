@@ -27,6 +27,8 @@ for (const who of identities()) {
         [['--memory', '512'], /option `memory`: expected a size of at least 1MiB .*a bare number is bytes/],
         [['--cwd', '/no/such/dir/nsb'], /NSB_INVALID_OPTION: option `cwd`: \/no\/such\/dir\/nsb does not exist/],
         [['--cwd', '/etc/passwd'], /option `cwd`: \/etc\/passwd is not a directory/],
+        // Node's own recursive mkdir spins forever here (procfs answers ENOENT under /proc).
+        [['--scratch-dir', '/proc/nsb-scratch'], /NSB_SCRATCH_FAILED: cannot create the scratch directory \/proc\/nsb-scratch: ENOENT/],
         [['--report-json', '/no/such/dir/report.json'], /option `report-json`: cannot write \/no\/such\/dir\/report\.json: \/no\/such\/dir does not exist/]
       ] as Array<[string[], RegExp]>) {
         const run = cli(who, ['run', ...args, '--', 'true'])

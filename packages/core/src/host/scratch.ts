@@ -6,6 +6,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { SandboxError } from '../errors.js'
+import { makeDirectories } from '../fs-util/make-directories.js'
 import { removeTreeSync as removeTree } from '../fs-util/remove-tree.js'
 import { currentRunId, isRunAlive } from './run-id.js'
 
@@ -21,7 +22,7 @@ const preparedBases = new Set<string>()
 
 function ensureOwnedDirectory (dir: string): void {
   try {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+    makeDirectories(dir, 0o700)
   } catch (error) {
     throw new SandboxError('NSB_SCRATCH_FAILED', `cannot create the scratch directory ${dir}: ${(error as Error).message}`,
       { details: ['Set the `scratchDir` option (CLI: --scratch-dir) to a writable directory on a local filesystem.'] })

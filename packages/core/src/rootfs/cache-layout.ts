@@ -16,6 +16,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { z } from 'zod'
 import { SandboxError } from '../errors.js'
+import { makeDirectories } from '../fs-util/make-directories.js'
 import { parseDigest } from './digest.js'
 import type { RootfsEntry } from './types.js'
 
@@ -117,7 +118,7 @@ export async function readName (cacheDir: string, name: string): Promise<string 
 export async function writeName (cacheDir: string, name: string, digest: string): Promise<void> {
   validateName(name)
   const dir = path.join(cacheDir, NAMES_DIR)
-  await fs.mkdir(dir, { recursive: true })
+  makeDirectories(dir)
   const temp = path.join(dir, `${TEMP_PREFIX}${process.pid}-${Math.random().toString(36).slice(2)}`)
   await fs.writeFile(temp, `${digest}\n`)
   try {
@@ -140,7 +141,7 @@ export function toRootfsEntry (cacheDir: string, stored: StoredEntry, names: Map
 
 /** A fresh temp directory in the cache, named after this process so prune can tell if it is abandoned. */
 export async function createTempDir (cacheDir: string): Promise<string> {
-  await fs.mkdir(cacheDir, { recursive: true })
+  makeDirectories(cacheDir)
   return await fs.mkdtemp(path.join(cacheDir, `${TEMP_PREFIX}${process.pid}-`))
 }
 
