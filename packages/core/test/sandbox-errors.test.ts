@@ -187,6 +187,14 @@ describe('errors', () => {
     }
   })
 
+  it('doctor says the overlayfs probe could not run when TMPDIR does not exist, instead of crashing', () => {
+    const run = cli(root, ['doctor'], { env: { TMPDIR: '/no/such/tmpdir' } })
+    assert.equal(run.status, 1, run.stderr)
+    assert.match(run.stdout, /^MISSING overlayfs in a user namespace: not checked: no probe directory in \/no\/such\/tmpdir/m)
+    assert.match(run.stdout, /fix: Set TMPDIR to a writable directory/)
+    assert.equal(run.stderr, '')
+  })
+
   it('doctor refuses an unknown flag with its usage (exit 2)', () => {
     const run = cli(root, ['doctor', '--frob'])
     assert.equal(run.status, 2)

@@ -129,7 +129,15 @@ export function checkNetworkNamespace (tools: LaunchTools): CheckResult {
 
 export function checkOverlay (tools: LaunchTools): CheckResult {
   const name = 'overlayfs in a user namespace'
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ns-sandbox-doctor-'))
+  let dir: string
+  try {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ns-sandbox-doctor-'))
+  } catch (error) {
+    return {
+      name, ok: false, summary: `not checked: no probe directory in ${os.tmpdir()}: ${(error as Error).message}`, code: 'NSB_SETUP_FAILED',
+      fix: ['Set TMPDIR to a writable directory (or unset it for /tmp).']
+    }
+  }
   try {
     for (const sub of ['lower', 'upper', 'work', 'merged']) fs.mkdirSync(path.join(dir, sub))
     const script = `mount -t overlay overlay -o lowerdir=${dir}/lower,upperdir=${dir}/upper,workdir=${dir}/work,userxattr ${dir}/merged`
