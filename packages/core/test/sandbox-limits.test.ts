@@ -69,19 +69,19 @@ for (const who of identities()) {
       const seconds = 50_000 + (process.pid % 10_000) + who.uid
       const child = cliAsync(who, ['run', '--memory', '100MiB', '--cpus', '0.5', '--', 'sleep', String(seconds)], { env })
       try {
-        let quota: string[] = []
+        // The cgroups appear (mkdir) a moment before their limits are written: poll for both.
+        const readLimits = (): string[] => sandboxCgroups(`ns-sandbox-${who.uid}-run-`).flatMap((dir) => {
+          const sandboxes = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.startsWith('sb-')) : []
+          return sandboxes.map((sb) => path.join(dir, sb))
+        }).flatMap((dir) => ['cpu.cfs_quota_us', 'memory.limit_in_bytes'].map((f) => path.join(dir, f))
+          .filter((f) => fs.existsSync(f)).map((f) => `${path.basename(f)}=${fs.readFileSync(f, 'utf8').trim()}`))
+        const expected = ['cpu.cfs_quota_us=50000', `memory.limit_in_bytes=${100 * 1024 * 1024}`]
+        let values: string[] = []
         await waitFor(() => {
-          quota = sandboxCgroups(`ns-sandbox-${who.uid}-run-`).flatMap((dir) => {
-            const file = path.join(dir, '1', 'cpu.cfs_quota_us')
-            const sandboxes = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.startsWith('sb-')) : []
-            return sandboxes.map((sb) => path.join(dir, sb)).concat(fs.existsSync(file) ? [path.dirname(file)] : [])
-          })
-          return quota.length >= 2
-        })
-        const values = quota.map((dir) => ['cpu.cfs_quota_us', 'memory.limit_in_bytes'].map((f) => path.join(dir, f))
-          .filter((f) => fs.existsSync(f)).map((f) => `${path.basename(f)}=${fs.readFileSync(f, 'utf8').trim()}`)).flat()
-        assert.ok(values.includes('cpu.cfs_quota_us=50000'), values.join(' '))
-        assert.ok(values.includes(`memory.limit_in_bytes=${100 * 1024 * 1024}`), values.join(' '))
+          values = readLimits()
+          return expected.every((value) => values.includes(value))
+        }).catch(() => {})
+        for (const value of expected) assert.ok(values.includes(value), values.join(' '))
       } finally {
         child.kill('SIGTERM')
         await new Promise((resolve) => child.on('exit', resolve))
