@@ -65,12 +65,15 @@ function seccompFiltered (): boolean {
   }
 }
 
+/** The sysctls that can refuse unprivileged user namespaces. */
+const USERNS_SYSCTLS = ['kernel.apparmor_restrict_unprivileged_userns', 'kernel.unprivileged_userns_clone', 'user.max_user_namespaces'] as const
+
 /** What the machine says about a refused `unshare --user`: the facts the diagnosis rests on. */
 export interface UsernsRefusal {
   /** unshare's error text. */
   stderr: string
   /** sysctl values by name; absent where the sysctl does not exist. */
-  sysctls: Partial<Record<'kernel.apparmor_restrict_unprivileged_userns' | 'kernel.unprivileged_userns_clone' | 'user.max_user_namespaces', string>>
+  sysctls: Partial<Record<typeof USERNS_SYSCTLS[number], string>>
   /** A seccomp filter is on this process (Seccomp: 2 in /proc/self/status). */
   seccompFiltered: boolean
   /** The binaries an AppArmor profile would name. */
@@ -113,7 +116,7 @@ export function checkUserNamespaces (tools: LaunchTools): CheckResult {
   const probe = run(tools, ['--user', '--map-root-user', 'true'])
   if (probe.ok) return { name: 'user namespaces', ok: true, summary: 'unprivileged user namespaces work' }
   const sysctls: UsernsRefusal['sysctls'] = {}
-  for (const key of ['kernel.apparmor_restrict_unprivileged_userns', 'kernel.unprivileged_userns_clone', 'user.max_user_namespaces'] as const) {
+  for (const key of USERNS_SYSCTLS) {
     const value = readSysctl(key)
     if (value !== undefined) sysctls[key] = value
   }

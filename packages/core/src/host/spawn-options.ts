@@ -14,12 +14,13 @@ const SANDBOX_KEYS = ['root', 'hostname', 'network', 'rootfs', 'readonly', 'bind
 /** What spawnSandbox takes beyond the sandbox's own options. */
 const SPAWN_KEYS = ['command', 'args', 'entry', 'execArgv', 'cwd', 'env', 'stdio', 'ipc', 'serialization', 'nodePath'] as const
 
+const KNOWN_KEYS: readonly string[] = [...SANDBOX_KEYS, ...SPAWN_KEYS]
+
 /** A misspelt option (`memroy`) must not start a sandbox without the limit it meant. */
 export function rejectUnknownKeys (options: object): void {
-  const known: readonly string[] = [...SANDBOX_KEYS, ...SPAWN_KEYS]
-  const unknown = Object.entries(options).filter(([key, value]) => value !== undefined && !known.includes(key)).map(([key]) => `\`${key}\``)
+  const unknown = Object.entries(options).filter(([key, value]) => value !== undefined && !KNOWN_KEYS.includes(key)).map(([key]) => `\`${key}\``)
   if (unknown.length > 0) {
-    throw new SandboxError('NSB_INVALID_OPTION', `unknown option ${unknown.join(', ')}; known options: ${known.join(', ')}`)
+    throw new SandboxError('NSB_INVALID_OPTION', `unknown option ${unknown.join(', ')}; known options: ${KNOWN_KEYS.join(', ')}`)
   }
 }
 
