@@ -2,6 +2,7 @@
 // before any test code, and Node 20 takes ~15 ms to load its dozen ES modules one by one;
 // the bundle loads in under a millisecond. koffi stays external (loaded by path at run time).
 import { build } from 'esbuild'
+import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -13,3 +14,5 @@ await build({
   outfile: path.join(core, 'dist/inside/bootstrap.cjs'),
   external: ['koffi']
 })
+// PID 1's script (perl) sits next to the bootstrap; host/sandbox.ts finds it there.
+fs.copyFileSync(path.join(core, 'src/inside/init.pl'), path.join(core, 'dist/inside/init.pl'))

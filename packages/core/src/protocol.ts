@@ -1,8 +1,7 @@
 /**
- * What crosses the process boundary between the host (launcher) and the bootstrap
- * inside the sandbox: the bootstrap's configuration (a JSON file in the sandbox's scratch
- * directory, its path the bootstrap's one argument) and the
- * status lines it writes back on a dedicated pipe.
+ * What crosses the process boundary between the host (launcher) and the sandbox: the
+ * configuration of PID 1 (the init) and of PID 2 (the bootstrap), written by the host on
+ * the status pipe, and the status lines both write back on it.
  */
 import type { SandboxErrorCode } from './errors.js'
 import type { MountStep } from './plan/mount-plan.js'
@@ -15,20 +14,34 @@ export type Handover =
   /** import a Node entry module in-process; process.argv becomes [node, entry, ...args]. */
   | { kind: 'node', entry: string, args: string[] }
 
+/**
+ * PID 1's part (inside/init.pl, encoded by host/init-config.ts): everything that needs the
+ * namespace's capabilities, done in a process that never runs test code.
+ */
+export interface InitConfig {
+  /** process.arch: the init makes its system calls by number. */
+  arch: string
+  plan: MountStep[]
+  rootDir: string
+  hostname: string
+  network: NetworkMode
+  /** --root: PID 2 keeps the namespace's capabilities (uid 0 inside). */
+  keepCapabilities: boolean
+  lastCapability: number
+  /** cgroup.procs files to write "0" into before PID 2 is forked. */
+  cgroupProcs: string[]
+  /** Side-effect report: after the command, list leftover processes and sockets. */
+  report: boolean
+  /** Variables the launch chain ran without (or with other values), given back to PID 2: `=value`, or `-` for unset. */
+  restoreEnv: Array<[name: string, value: string]>
+}
+
+/** PID 2's part, read by the bootstrap (JSON, after PID 1's part on the status fd). */
 export interface BootstrapConfig {
   statusFd: number
   /** koffi's prebuilt addon, resolved by the host (dlopen'd directly: ~20 ms cheaper). */
   koffiAddon: string
-  plan: MountStep[]
-  rootDir: string
   cwd: string
-  hostname: string
-  network: NetworkMode
-  /** --root: keep the namespace's capabilities (uid 0 inside). */
-  keepCapabilities: boolean
-  lastCapability: number
-  /** cgroup.procs files to write "0" into before anything else. */
-  cgroupProcs: string[]
   handover: Handover
   /** Port forwards: listen on host:port inside and pass the sockets to the host over the IPC channel. */
   forwards?: ForwardSpec[]

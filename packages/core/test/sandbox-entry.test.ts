@@ -17,7 +17,18 @@ process.on('message', (m) => { process.exitCode = m.code; process.disconnect() }
   'killed.cjs': "process.kill(process.pid, 'SIGKILL')",
   'throws.cjs': "throw new Error('entry failed')",
   'module.mjs': 'process.send({ esm: typeof require === "undefined", url: import.meta.url.startsWith("file:") }, () => process.disconnect())',
-  'unsettled.mjs': 'await new Promise(() => {})'
+  'unsettled.mjs': 'await new Promise(() => {})',
+  // Every thread of the test's process, V8's own (started with Node) and the thread pool's:
+  // capabilities are per thread, and native code can run on any of them.
+  'threads.cjs': `const fs = require('fs')
+fs.readFile(__filename, () => {
+  const threads = fs.readdirSync('/proc/self/task').map((tid) => {
+    const status = fs.readFileSync('/proc/self/task/' + tid + '/status', 'utf8')
+    const field = (name) => status.split(String.fromCharCode(10)).find((line) => line.startsWith(name + ':')).slice(name.length + 1).trim()
+    return { tid, CapPrm: field('CapPrm'), CapEff: field('CapEff'), NoNewPrivs: field('NoNewPrivs') }
+  })
+  process.send({ threads }, () => process.disconnect())
+})`
 }
 
 /** Runs every entry through spawnSandbox as `who`; prints one JSON line per entry. */
@@ -64,6 +75,14 @@ for (const who of identities()) {
       assert.equal(results['throws.cjs']?.code, 1)
       assert.match(results['throws.cjs']?.stderr ?? '', /Error: entry failed/)
       assert.equal(results['unsettled.mjs']?.code, 13, 'an unsettled top-level await exits 13, as with plain node')
+    })
+
+    it('never had capabilities in any thread of the entry\'s process', () => {
+      const threads = (runAs(who)['threads.cjs']?.messages[0]?.threads ?? []) as Array<Record<string, string>>
+      assert.ok(threads.length >= 5, `V8's and the thread pool's threads are listed: ${JSON.stringify(threads)}`)
+      for (const thread of threads) {
+        assert.deepEqual(thread, { tid: thread.tid, CapPrm: '0000000000000000', CapEff: '0000000000000000', NoNewPrivs: '1' })
+      }
     })
   })
 }

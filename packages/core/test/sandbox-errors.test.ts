@@ -62,6 +62,25 @@ for (const who of identities()) {
       }
     })
 
+    it('says perl is missing, and how to install it, in run and in doctor', () => {
+      const bin = tempDirFor(who, 'nsb-bin-')
+      try {
+        for (const tool of ['node', 'setpriv', 'unshare']) {
+          const found = tool === 'node' ? process.execPath : spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim()
+          fs.symlinkSync(found, path.join(bin.dir, tool))
+        }
+        const run = cli(who, ['run', '--', 'true'], { env: { PATH: bin.dir } })
+        assert.equal(run.status, 125)
+        assert.match(run.stderr, /NSB_PERL_MISSING: cannot start sandboxes: perl \(the init of every sandbox\) not found in PATH/)
+        assert.match(run.stderr, /perl-base/)
+        const doctor = cli(who, ['doctor'], { env: { PATH: bin.dir } })
+        assert.equal(doctor.status, 1)
+        assert.match(doctor.stdout, /^MISSING perl: perl \(the init of every sandbox\) not found in PATH/m)
+      } finally {
+        bin.remove()
+      }
+    })
+
     it('prints the doctor\'s diagnosis when user namespaces are denied (user.max_user_namespaces=0)', () => {
       // The limit is per user namespace: set to 0 in an outer one, it denies the sandbox's
       // own without touching the host's setting.

@@ -51,7 +51,7 @@ for (const who of identities()) {
       assert.equal(run.status, 0, run.stderr)
       const [pid, init, count] = run.stdout.split('\n')
       assert.equal(pid, '2')
-      assert.match(init ?? '', /^\/bin\/sh -c/)
+      assert.match(init ?? '', /^ns-sandbox-init/)
       // init, this shell, ls, grep, wc: a handful, never the host's hundreds
       assert.ok(Number(count) <= 6, `saw ${count ?? ''} processes`)
     })

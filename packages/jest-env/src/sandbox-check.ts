@@ -5,8 +5,8 @@
  * 1. NS_SANDBOX_JEST is set (by the runner's child entry) and parses;
  * 2. this process is PID 2 of its PID namespace (the sandbox's command; on a host
  *    PID 2 is kthreadd, and a container's PID 2 does not set 1.);
- * 3. PID 1's command line is the sandbox's init (argv[0] of its script is
- *    `ns-sandbox-init`), which only an own PID namespace can arrange;
+ * 3. PID 1's command line is the sandbox's init (it names itself `ns-sandbox-init`),
+ *    which only an own PID namespace can arrange;
  * 4. the host name is the one the runner gave the sandbox.
  *
  * 1. alone could leak into a process started by hand with the runner's environment;

@@ -10,7 +10,7 @@ import path from 'node:path'
 import type { SandboxErrorCode } from '../errors.js'
 import { removeTreeSync } from '../fs-util/remove-tree.js'
 import { detectCgroups } from '../host/cgroups/index.js'
-import { probeTools, type LaunchTools } from '../host/tools.js'
+import { PERL_HINT, probeTools, type LaunchTools } from '../host/tools.js'
 
 export interface CheckResult {
   name: string
@@ -37,6 +37,9 @@ function run (tools: LaunchTools, args: string[]): { ok: boolean, stderr: string
 
 export function checkTools (): { result: CheckResult, tools?: LaunchTools } {
   const { tools, missing } = probeTools()
+  if (tools === undefined && missing.includes('perl')) {
+    return { result: { name: 'perl', ok: false, summary: 'perl (the init of every sandbox) not found in PATH', code: 'NSB_PERL_MISSING', fix: [PERL_HINT] } }
+  }
   if (tools === undefined) {
     return {
       result: {

@@ -14,7 +14,7 @@ import { koffiAddonPath } from '../ffi/addon-path.js'
 import { HostForwarder } from '../forward/host-forwarder.js'
 import { resolveOptions, type ResolvedOptions, type SandboxOptions } from '../options/schema.js'
 import { buildMountPlan, PlanError, type MountStep } from '../plan/mount-plan.js'
-import { SETUP_FAILED_STATUS, type BootstrapConfig, type Handover, type StatusMessage } from '../protocol.js'
+import { SETUP_FAILED_STATUS, type BootstrapConfig, type Handover, type InitConfig, type StatusMessage } from '../protocol.js'
 import { collectReport, type ReportContext } from '../report/collect.js'
 import { tapInitLines } from '../report/init-tap.js'
 import type { SideEffectReport } from '../report/types.js'
@@ -22,6 +22,7 @@ import { parseCgroupMounts, runDirName } from './cgroups/formats.js'
 import { createSandboxCgroup, removeStaleCgroups, type CgroupUsage, type SandboxCgroup } from './cgroups/index.js'
 import { diagnoseLaunchFailure, diagnoseMountFailure } from './diagnose.js'
 import { decodeExit, type KillReason } from './exit-status.js'
+import { encodeInitConfig } from './init-config.js'
 import { buildLaunchCommand, chainEnvironment } from './launch-command.js'
 import { holdMountNamespace } from './mount-namespace-hold.js'
 import { gatherPlanInput } from './plan-input.js'
@@ -72,6 +73,7 @@ export interface SandboxExtras {
 }
 
 const bootstrapPath = fileURLToPath(new URL('../inside/bootstrap.cjs', import.meta.url))
+const initPath = fileURLToPath(new URL('../inside/init.pl', import.meta.url))
 const live = new Set<Sandbox>()
 let lastCapability: number | undefined
 let exitHookInstalled = false
@@ -304,6 +306,7 @@ export interface PreparedSandbox {
   options: ResolvedOptions
   plan: MountStep[]
   config: BootstrapConfig
+  init: InitConfig
   launch: { file: string, args: string[], identityNote?: string }
 }
 
@@ -343,9 +346,8 @@ async function planLaunch (options: SpawnSandboxOptions): Promise<LaunchPlan> {
     nodePath,
     execArgv: options.execArgv ?? [],
     bootstrapPath,
-    statusFd,
-    report: resolved.report,
-    commandLocale: (options.env ?? process.env).LC_ALL
+    initPath,
+    statusFd
   })
   return {
     resolved,
@@ -392,17 +394,22 @@ function prepareRun (options: SpawnSandboxOptions, launch: LaunchPlan, cgroupFor
       freshDir
     })
     const cgroup = cgroupFor(resolved)
-    const config: BootstrapConfig = {
-      statusFd,
-      koffiAddon: launch.koffiAddon,
+    const init: InitConfig = {
+      arch: process.arch,
       plan,
       rootDir: sandboxScratch.rootDir,
-      cwd,
       hostname: resolved.hostname,
       network: resolved.network,
       keepCapabilities: resolved.root,
       lastCapability: launch.lastCapability,
       cgroupProcs: cgroup.procsFiles,
+      report: resolved.report,
+      restoreEnv: chainEnvironment(options.env ?? process.env).restore
+    }
+    const config: BootstrapConfig = {
+      statusFd,
+      koffiAddon: launch.koffiAddon,
+      cwd,
       handover,
       ...(resolved.forwards.length === 0
         ? {}
@@ -425,7 +432,7 @@ function prepareRun (options: SpawnSandboxOptions, launch: LaunchPlan, cgroupFor
           forwards: resolved.forwards,
           network: resolved.network
         }
-    return { options: resolved, plan, config, launch: launch.launch, scratch: sandboxScratch, cgroup, report }
+    return { options: resolved, plan, config, init, launch: launch.launch, scratch: sandboxScratch, cgroup, report }
   } catch (error) {
     safely(() => removeSandboxScratch(sandboxScratch))
     if (error instanceof PlanError) throw new SandboxError('NSB_INVALID_OPTION', error.message)
@@ -458,7 +465,7 @@ export async function spawnSandbox (options: SpawnSandboxOptions): Promise<Sandb
   const forwarder = launch.resolved.forwards.length > 0 ? new HostForwarder(launch.resolved.forwards) : undefined
   const child = spawn(launch.launch.file, launch.launch.args, {
     cwd: launch.cwd,
-    env: chainEnvironment(options.env ?? process.env),
+    env: chainEnvironment(options.env ?? process.env).env,
     stdio: stdioOf(options, hasChannel(options, launch.resolved)),
     serialization: options.serialization ?? 'json'
   })
@@ -487,7 +494,7 @@ export async function spawnSandbox (options: SpawnSandboxOptions): Promise<Sandb
   }
   // A launcher that failed early has closed its end (EPIPE here); its exit tells why.
   statusPipe.on('error', () => {})
-  statusPipe.end(JSON.stringify(prepared.config))
+  statusPipe.end(Buffer.concat([encodeInitConfig(prepared.init), Buffer.from(JSON.stringify(prepared.config))]))
   const sandbox = new Sandbox(child, prepared.options, prepared.scratch, prepared.cgroup, launch.statusFd,
     { report: prepared.report, forwarder })
   live.add(sandbox)
@@ -502,7 +509,7 @@ export async function planSandbox (options: SpawnSandboxOptions): Promise<Prepar
   const launch = await planLaunch(options)
   const prepared = prepareRun(options, launch, () => noCgroup)
   removeSandboxScratch(prepared.scratch)
-  return { options: prepared.options, plan: prepared.plan, config: prepared.config, launch: prepared.launch }
+  return { options: prepared.options, plan: prepared.plan, config: prepared.config, init: prepared.init, launch: prepared.launch }
 }
 
 /** Run to completion: the convenience most callers want. */

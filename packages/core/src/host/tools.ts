@@ -1,6 +1,6 @@
 /**
  * The native programs the launch chain stands on (util-linux `setpriv` and `unshare`,
- * and `/bin/sh` as the init), found once per process. unshare's flags are probed from
+ * perl for the init, `/bin/sh` for the reaper), found once per process. unshare's flags are probed from
  * its --help text, never guessed from its version.
  */
 import { spawnSync } from 'node:child_process'
@@ -12,6 +12,7 @@ export interface LaunchTools {
   setpriv: string
   unshare: string
   sh: string
+  perl: string
   unshareVersion: string
   /** --map-user/--map-group (util-linux >= 2.38). */
   hasMapUser: boolean
@@ -22,6 +23,7 @@ export interface LaunchTools {
   hasKillChild: boolean
 }
 
+export const PERL_HINT = 'Install perl (Debian/Ubuntu: perl-base, always installed; Fedora: dnf install perl-interpreter; Alpine: apk add perl).'
 const INSTALL_HINT = 'Install util-linux (Debian/Ubuntu: apt-get install util-linux; Fedora: dnf install util-linux; Alpine: apk add util-linux setpriv).'
 
 export function findExecutable (name: string, searchPath = process.env.PATH ?? ''): string | undefined {
@@ -53,7 +55,9 @@ export function probeTools (): { tools?: LaunchTools, missing: string[] } {
   const unshare = findExecutable('unshare')
   const sh = fs.existsSync('/bin/sh') ? '/bin/sh' : findExecutable('sh')
   const missing = [setpriv === undefined ? 'setpriv' : '', unshare === undefined ? 'unshare' : '', sh === undefined ? 'sh' : ''].filter(Boolean)
+  const perl = findExecutable('perl')
   if (setpriv === undefined || unshare === undefined || sh === undefined) return { missing }
+  if (perl === undefined) return { missing: ['perl'] }
   const help = spawnSync(unshare, ['--help'], { encoding: 'utf8' })
   const version = spawnSync(unshare, ['--version'], { encoding: 'utf8' })
   return {
@@ -61,6 +65,7 @@ export function probeTools (): { tools?: LaunchTools, missing: string[] } {
       setpriv,
       unshare,
       sh,
+      perl,
       unshareVersion: (version.stdout ?? '').trim(),
       ...parseUnshareHelp(help.stdout ?? '')
     },
@@ -74,6 +79,9 @@ let cached: LaunchTools | undefined
 export function launchTools (): LaunchTools {
   if (cached !== undefined) return cached
   const { tools, missing } = probeTools()
+  if (tools === undefined && missing.includes('perl')) {
+    throw new SandboxError('NSB_PERL_MISSING', 'cannot start sandboxes: perl (the init of every sandbox) not found in PATH', { details: [PERL_HINT] })
+  }
   if (tools === undefined) {
     throw new SandboxError('NSB_UTIL_LINUX_MISSING', `cannot start sandboxes: ${missing.join(', ')} not found in PATH`, { details: [INSTALL_HINT] })
   }

@@ -1,39 +1,29 @@
 /**
- * PID 2 of every sandbox. Started by the init inside fresh namespaces with the caller's
- * uid and the namespace's capabilities; prepares the sandbox, drops privileges, then
- * becomes the command (execve) or runs the Node entry in-process (Module.runMain).
- * Everything here is synchronous until the handover: nothing may start the libuv thread
- * pool while the main thread still holds capabilities.
+ * PID 2 of every sandbox. Forked by the init (init.pl) and exec'd with no capabilities
+ * and no_new_privs, from the host's tree, while the init builds the sandbox's tree. Says
+ * on the sync socket that it has booted, waits until the init has moved it into that
+ * tree, then becomes the command (execve) or runs the Node entry in-process
+ * (Module.runMain).
  *
  * Shipped as one CommonJS bundle (dist/inside/bootstrap.cjs, scripts/bundle-bootstrap.mjs):
  * Node 20 loads a dozen small ES modules in ~15 ms, one CommonJS file in under 1 ms.
  */
-import { readFileSync } from 'node:fs'
+import { closeSync, readFileSync, readSync, writeSync } from 'node:fs'
 import { SandboxError } from '../errors.js'
 import { loadLibc, setInheritable } from '../ffi/libc.js'
 import { passListenersToHost } from '../forward/pass-listeners.js'
 import { SETUP_FAILED_STATUS, type BootstrapConfig } from '../protocol.js'
-import { joinCgroups } from './cgroup-join.js'
 import { execCommand, runNodeEntry } from './handover.js'
-import { setUpHostAndNetwork } from './identity.js'
-import { executeMountPlan } from './mounts.js'
-import { dropPrivileges } from './privileges.js'
-import { enterRoot } from './root.js'
 import { StatusWriter } from './status.js'
 
 // Not `performance.now()`: the global loads perf_hooks on first use, ~4 ms of a Node 20 start.
 const now = (): number => process.uptime() * 1000
 const startedAt = now()
-// The host writes the configuration on the status pipe and ends its side (argv[2]: the fd).
+// argv: the status fd, whose rest after the init's part is this configuration (the host
+// ends its side), and the sync socket to the init.
+const syncFd = Number(process.argv[3])
 const config = JSON.parse(readFileSync(Number(process.argv[2]), 'utf8')) as BootstrapConfig
 const status = new StatusWriter(config.statusFd)
-
-/** Host pids of this process and of the init, read from the host's /proc before it is replaced. */
-function hostPids (): { pid: number, initPid: number } {
-  const stat = readFileSync('/proc/self/stat', 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return { pid: Number(stat.slice(0, stat.indexOf(' '))), initPid: Number(fields[1]) }
-}
 
 /** Milliseconds spent in each setup phase, reported with `ready` (the benchmarks read them). */
 const phases: Record<string, number> = { sinceProcessStart: Math.round(startedAt * 100) / 100 }
@@ -46,21 +36,37 @@ function phase (name: string): void {
 
 const forwards = config.forwards ?? []
 
+/** The init's answer: its phase times as a JSON line, once this process is in the sandbox's root. */
+function awaitRoot (): Record<string, number> {
+  const chunks: Buffer[] = []
+  const buffer = Buffer.alloc(256)
+  for (;;) {
+    const length = readSync(syncFd, buffer)
+    // The init failed and said why on the status fd; the namespace ends with it.
+    if (length === 0) process.exit(SETUP_FAILED_STATUS)
+    chunks.push(Buffer.from(buffer.subarray(0, length)))
+    if (buffer[length - 1] === 0x0a) break
+  }
+  closeSync(syncFd)
+  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, number>
+}
+
 function setUp (): void {
   phase('config')
+  // Loaded from the host's tree, so before the init pivot_roots (an archive's root has no
+  // koffi): commands and children must not inherit the status fd, and execve needs it.
   loadLibc(config.koffiAddon)
-  phase('koffi')
   setInheritable(config.statusFd, false)
-  status.send({ type: 'started', ...hostPids() })
-  phase('started')
-  joinCgroups(config.cgroupProcs)
-  phase('cgroups')
-  executeMountPlan(config.plan)
-  phase('mounts')
-  enterRoot(config.rootDir, config.cwd)
-  setUpHostAndNetwork(config.hostname, config.network)
-  dropPrivileges(config.keepCapabilities, config.lastCapability)
-  phase('rootAndPrivileges')
+  phase('koffi')
+  writeSync(syncFd, 'b')
+  Object.assign(phases, awaitRoot())
+  try {
+    process.chdir(config.cwd)
+  } catch {
+    // The working directory may not exist in a root filesystem from an archive.
+    process.chdir('/')
+  }
+  phase('handshake')
 }
 
 function fail (error: unknown): never {

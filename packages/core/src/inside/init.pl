@@ -1,0 +1,355 @@
+# PID 1 of every sandbox (DESIGN.md, "Launch chain"). unshare starts it in the fresh
+# namespaces with the namespace's capabilities; test code never runs in this process.
+#
+#   1. reads its part of the configuration on the status fd (host/init-config.ts), joins
+#      the sandbox's cgroups and roots a cgroup namespace there;
+#   2. forks PID 2, which reports `started`, drops every capability (not with `root`) and
+#      sets no_new_privs, then execs the sandbox's Node from the host's tree: every
+#      thread that Node starts has the empty sets, so no thread of the test's process
+#      ever held the namespace's capabilities;
+#   3. meanwhile builds the sandbox's tree (the mount plan), sets the hostname and brings
+#      lo up; once that Node has booted (it says so on the sync socket), pivot_roots into
+#      the tree, which moves that Node's root too, drops its own capabilities and answers
+#      with its phase times; the Node then goes on in the new root;
+#   4. waits for PID 2 in the foreground, reaping orphans, optionally lists leftover
+#      processes and sockets (a report), writes `init-exit` and exits with PID 2's
+#      status (128+N for signal N), which ends the PID namespace.
+#
+# No modules, not even strict (0.8 ms of every start here; perl -c checks it with strict
+# and warnings in the tests): every system call is made by number.
+# Usage: perl -f init.pl STATUS_FD NODE [NODE_ARGS...] BOOTSTRAP
+
+my %SYS = (
+  x64 => { mount => 165, umount2 => 166, pivot_root => 155, sethostname => 170, unshare => 272,
+           capset => 126, prctl => 157, faccessat => 269, clock_gettime => 228, mount_setattr => 442 },
+  arm64 => { mount => 40, umount2 => 39, pivot_root => 41, sethostname => 161, unshare => 97,
+             capset => 91, prctl => 167, faccessat => 48, clock_gettime => 113, mount_setattr => 442 }
+);
+my %MS = (RDONLY => 0x1, NOSUID => 0x2, NODEV => 0x4, NOEXEC => 0x8, BIND => 0x1000, REC => 0x4000);
+my %ERRNO = (1 => 'EPERM', 2 => 'ENOENT', 12 => 'ENOMEM', 13 => 'EACCES', 16 => 'EBUSY', 17 => 'EEXIST',
+  19 => 'ENODEV', 20 => 'ENOTDIR', 22 => 'EINVAL', 28 => 'ENOSPC', 30 => 'EROFS', 36 => 'ENAMETOOLONG',
+  38 => 'ENOSYS', 40 => 'ELOOP', 95 => 'EOPNOTSUPP');
+my $SETUP_FAILED = 125;
+
+# perl marks every fd it opens above $^F close-on-exec, fdopen'ed ones included: the
+# status fd and PID 2's end of the sync socket must reach Node.
+$^F = 1023;
+my ($status_fd, @node_command) = @ARGV;
+# /proc/1/cmdline: how a sandboxed process tells that it runs under this init (jest-env's check).
+$0 = 'ns-sandbox-init';
+open(my $status, '+<&=', $status_fd) or exit $SETUP_FAILED;
+my $sys;
+
+sub json_string {
+  my ($text) = @_;
+  $text =~ s/(["\\])/\\$1/g;
+  $text =~ s/([\x00-\x1f])/sprintf('\\u%04x', ord($1))/ge;
+  return "\"$text\"";
+}
+
+sub send_status { my ($line) = @_; syswrite($status, "$line\n") }
+
+sub now_ms {
+  my $timespec = "\0" x 16;
+  syscall($sys->{clock_gettime}, 1, $timespec);
+  my ($seconds, $nanoseconds) = unpack('q q', $timespec);
+  return $seconds * 1000 + $nanoseconds / 1e6;
+}
+
+# A failed system call, worded as the bootstrap's SyscallError words it.
+sub syscall_error {
+  my ($call, $subject, $errno) = @_;
+  local $! = $errno;
+  my $name = $ERRNO{$errno} // "errno $errno";
+  return { errno => $name, message => "$call($subject) failed: $name ($!)" };
+}
+
+sub check {
+  my ($result, $call, $subject) = @_;
+  die syscall_error($call, $subject, $! + 0) if $result < 0;
+}
+
+sub fail {
+  my ($code, $message, @details) = @_;
+  send_status('{"type":"error","code":' . json_string($code) . ',"message":' . json_string($message)
+    . ',"details":[' . join(',', map { json_string($_) } @details) . ']}');
+  exit $SETUP_FAILED;
+}
+
+sub read_exactly {
+  my ($length) = @_;
+  my $buffer = '';
+  while (length($buffer) < $length) {
+    my $got = sysread($status, $buffer, $length - length($buffer), length($buffer));
+    fail('NSB_SETUP_FAILED', 'the sandbox configuration ended early') unless $got;
+  }
+  return $buffer;
+}
+
+# The configuration: a 10-digit length, then NUL-terminated tokens (host/init-config.ts).
+my @tokens = split(/\0/, read_exactly(read_exactly(10) + 0), -1);
+pop @tokens;
+my (%config, @cgroup_procs, @restore_env, @plan);
+my %STEP_FIELDS = (mkdir => 2, file => 1, symlink => 2, tmpfs => 3, overlay => 4, bind => 3, proc => 1, devpts => 1, sysfs => 2);
+while (@tokens) {
+  my $key = shift @tokens;
+  if ($key eq 'cgroup') { push @cgroup_procs, shift @tokens }
+  elsif ($key eq 'env') { push @restore_env, [splice(@tokens, 0, 2)] }
+  elsif ($key eq 'step') {
+    my $op = shift @tokens;
+    push @plan, [$op, splice(@tokens, 0, $STEP_FIELDS{$op} // fail('NSB_SETUP_FAILED', "unknown mount step $op"))];
+  } else { $config{$key} = shift @tokens }
+}
+$sys = $SYS{$config{arch}} or fail('NSB_SETUP_FAILED', "unsupported architecture $config{arch}");
+
+sub prctl { my ($option, $arg) = @_; check(syscall($sys->{prctl}, $option, $arg, 0, 0, 0), 'prctl', $_[2]) }
+
+# Ambient, bounding, then effective, permitted and inheritable: the calling process ends with none.
+sub drop_capabilities {
+  prctl(47, 4, 'PR_CAP_AMBIENT_CLEAR_ALL');
+  prctl(24, $_, "PR_CAPBSET_DROP $_") for 0 .. $config{lastcap};
+  my $header = pack('LL', 0x20080522, 0);
+  my $data = pack('L6', 0, 0, 0, 0, 0, 0);
+  check(syscall($sys->{capset}, $header, $data), 'capset', 'all sets empty');
+}
+
+sub no_new_privs { prctl(38, 1, 'PR_SET_NO_NEW_PRIVS') }
+
+# --- 1. cgroups
+my $started_at = now_ms();
+my %phases;
+sub phase { my ($name) = @_; my $at = now_ms(); $phases{$name} = int(($at - $started_at) * 100 + 0.5) / 100; $started_at = $at }
+
+eval {
+  for my $procs (@cgroup_procs) {
+    open(my $file, '>', $procs) or die syscall_error('open', $procs, $! + 0);
+    syswrite($file, '0') or die syscall_error('write', $procs, $! + 0);
+    close($file);
+  }
+  # unshare's cgroup namespace is rooted at the launcher's cgroup; a nested one makes the
+  # sandbox's own cgroup "/" for everything that runs next.
+  check(syscall($sys->{unshare}, 0x02000000), 'unshare', 'CLONE_NEWCGROUP') if @cgroup_procs;
+  1;
+} or fail('NSB_SETUP_FAILED', "cannot join the sandbox's cgroup: " . (ref($@) ? $@->{message} : $@));
+phase('cgroups');
+
+# --- 2. PID 2
+socketpair(my $sync, my $sync_for_node, 1, 1, 0) or fail('NSB_SETUP_FAILED', "socketpair: $!");
+my $command_pid = fork();
+fail('NSB_SETUP_FAILED', "fork: $!") unless defined $command_pid;
+if ($command_pid == 0) {
+  close($sync);
+  open(my $stat, '<', '/proc/self/stat') or fail('NSB_SETUP_FAILED', "/proc/self/stat: $!");
+  my $line = <$stat> // '';
+  my ($pid) = $line =~ /^(\d+)/;
+  my ($ppid) = $line =~ /\) \S+ (\d+)/;
+  send_status(qq({"type":"started","pid":$pid,"initPid":$ppid}));
+  eval {
+    drop_capabilities() unless $config{caps} eq 'keep';
+    no_new_privs();
+    1;
+  } or fail('NSB_SETUP_FAILED', 'cannot drop privileges: ' . (ref($@) ? $@->{message} : $@));
+  for my $entry (@restore_env) {
+    my ($name, $value) = @$entry;
+    if ($value eq '-') { delete $ENV{$name} } else { $ENV{$name} = substr($value, 1) }
+  }
+  # Node boots from the host's tree; its root moves with the pivot_root, its cwd would not.
+  chdir('/');
+  { exec { $node_command[0] } @node_command, $status_fd, fileno($sync_for_node) }
+  fail('NSB_SETUP_FAILED', "cannot start $node_command[0] in the sandbox: $!");
+}
+close($sync_for_node);
+
+# --- 3. the sandbox's tree, while that Node boots
+# syscall() passes a string argument as a pointer and needs it writable: copies, never literals.
+sub mount_call {
+  my ($source, $target, $type, $flags, $data) = @_;
+  check(syscall($sys->{mount}, $source // 0, $target, $type // 0, $flags, $data // 0), 'mount', ($type // $source) . " on $target");
+}
+
+# Read-only for a mount and every mount below it (mount_setattr, Linux >= 5.12).
+sub make_read_only_recursive {
+  my ($path) = @_;
+  my $attr = pack('Q4', 1, 0, 0, 0);
+  check(syscall($sys->{mount_setattr}, -100, $path, 0x8000, $attr, 32), 'mount_setattr', $path);
+}
+
+sub parent_of { my ($path) = @_; $path =~ s{/[^/]*\z}{}; return $path eq '' ? '/' : $path }
+
+# mkdir -p: the plan creates parents first, so this is one call per directory.
+sub make_directories {
+  my ($dir) = @_;
+  return if mkdir($dir, 0777);
+  my $errno = $! + 0;
+  if ($errno == 2 && $dir ne '/') {
+    make_directories(parent_of($dir));
+    return if mkdir($dir, 0777);
+    $errno = $! + 0;
+  }
+  if ($errno == 17) {
+    die { message => "$dir exists and is not a directory" } unless -d $dir;
+    return;
+  }
+  die syscall_error('mkdir', $dir, $errno);
+}
+
+# An empty file to bind onto; an existing file (or directory) is left as it is.
+sub create_file {
+  my ($file) = @_;
+  for my $attempt (1, 2) {
+    return if sysopen(my $handle, $file, 0x41 | 0x80 | 0x80000, 0644); # O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC
+    my $errno = $! + 0;
+    return if $errno == 17;
+    die syscall_error('open', $file, $errno) unless $errno == 2 && $attempt == 1;
+    make_directories(parent_of($file));
+  }
+}
+
+# overlayfs options separate layers with ':' and options with ','.
+sub escape_overlay_path { my ($path) = @_; $path =~ s/([\\,:])/\\$1/g; return $path }
+
+# An overlay's top directory takes owner and mode from its upper layer, which the caller
+# owns. So that /etc or /usr are not writable inside when they are not on the host, the
+# upper directory gets the lower's mode, without write bits when the caller cannot write
+# the lower (the namespace's capabilities never apply to host inodes of unmapped users).
+sub match_lower_permissions {
+  my ($lower, $upper) = @_;
+  my @info = stat($lower) or die syscall_error('stat', $lower, $! + 0);
+  my $mode = $info[2] & 07777;
+  $mode &= ~0222 if syscall($sys->{faccessat}, -100, $lower, 2, 0) != 0;
+  chmod($mode, $upper) or die syscall_error('chmod', $upper, $! + 0);
+}
+
+sub execute_step {
+  my ($op, @f) = @{$_[0]};
+  if ($op eq 'mkdir') {
+    make_directories($f[0]);
+    chmod(oct($f[1]), $f[0]) or die syscall_error('chmod', $f[0], $! + 0) if $f[1] ne '';
+  } elsif ($op eq 'file') {
+    create_file($f[0]);
+  } elsif ($op eq 'symlink') {
+    symlink($f[0], $f[1]) or die syscall_error('symlink', $f[1], $! + 0);
+  } elsif ($op eq 'tmpfs') {
+    my $flags = $MS{NOSUID} | $MS{NODEV} | ($f[2] eq '1' ? $MS{RDONLY} | $MS{NOEXEC} : 0);
+    mount_call('tmpfs', $f[0], 'tmpfs', $flags, "mode=$f[1]");
+  } elsif ($op eq 'overlay') {
+    my ($lower, $upper, $work, $target) = @f;
+    make_directories($upper);
+    match_lower_permissions($lower, $upper);
+    make_directories($work);
+    mount_call('overlay', $target, 'overlay', 0, 'lowerdir=' . escape_overlay_path($lower)
+      . ',upperdir=' . escape_overlay_path($upper) . ',workdir=' . escape_overlay_path($work) . ',userxattr');
+  } elsif ($op eq 'bind') {
+    mount_call($f[0], $f[1], undef, $MS{BIND} | $MS{REC}, undef);
+    make_read_only_recursive($f[1]) if $f[2] eq '1';
+  } elsif ($op eq 'proc') {
+    mount_call('proc', $f[0], 'proc', $MS{NOSUID} | $MS{NODEV} | $MS{NOEXEC}, undef);
+  } elsif ($op eq 'devpts') {
+    mount_call('devpts', $f[0], 'devpts', $MS{NOSUID} | $MS{NOEXEC}, 'newinstance,ptmxmode=0666,mode=620');
+  } elsif ($op eq 'sysfs') {
+    if ($f[1] eq '1') {
+      mount_call('sysfs', $f[0], 'sysfs', $MS{RDONLY} | $MS{NOSUID} | $MS{NODEV} | $MS{NOEXEC}, undef);
+    } else {
+      mount_call('/sys', $f[0], undef, $MS{BIND} | $MS{REC}, undef);
+      make_read_only_recursive($f[0]);
+    }
+  }
+}
+
+sub hints_for {
+  my ($op, $errno) = @_;
+  if ($op eq 'overlay' && $errno eq 'EINVAL') {
+    return ('overlayfs in a user namespace needs Linux >= 5.11 and a lower directory without locked submounts; `ns-sandbox doctor` checks this.',
+      'Workaround: `readonly: true` (read-only host view) needs no overlayfs.');
+  }
+  if ($op eq 'proc' && defined $errno) {
+    return ('a new /proc cannot be mounted when the host /proc has parts masked (as inside Docker without --privileged); `ns-sandbox doctor` checks this.');
+  }
+  return ();
+}
+
+for my $step (@plan) {
+  next if eval { execute_step($step); 1 };
+  my $error = $@;
+  my ($op, @f) = @$step;
+  my $what = $op eq 'overlay' ? "overlay of $f[0]" : $op eq 'symlink' ? "symlink $f[1]" : $op eq 'bind' ? "bind $f[1]" : "$op $f[0]";
+  my $message = ref($error) ? $error->{message} : $error;
+  kill('KILL', $command_pid);
+  fail('NSB_MOUNT_FAILED', "mount plan step failed: $what: $message", hints_for($op, ref($error) ? $error->{errno} : undef));
+}
+phase('mounts');
+
+sub interface_up {
+  my ($name) = @_;
+  socket(my $socket, 2, 2, 0) or die syscall_error('socket', 'AF_INET', $! + 0); # AF_INET, SOCK_DGRAM
+  my $request = pack('a16 s x22', $name, 0x1 | 0x40); # struct ifreq: name, IFF_UP | IFF_RUNNING
+  ioctl($socket, 0x8914, $request) or die syscall_error('ioctl', "SIOCSIFFLAGS $name", $! + 0);
+}
+
+eval {
+  my $hostname = $config{hostname};
+  check(syscall($sys->{sethostname}, $hostname, length($hostname)), 'sethostname', $hostname);
+  # `none` keeps a network namespace with lo down; `host` never entered a new one.
+  interface_up('lo') if $config{network} eq 'loopback';
+  1;
+} or do { kill('KILL', $command_pid); fail('NSB_SETUP_FAILED', 'sandbox setup failed: ' . (ref($@) ? $@->{message} : $@)) };
+
+# That Node has booted: nothing it still loads from the host's tree comes before this.
+my $booted = '';
+sysread($sync, $booted, 1);
+end_init() unless $booted eq 'b'; # it ended before; its status says how
+my $pivot_at = now_ms();
+eval {
+  # pivot_root(".", ".") stacks the old root under the new one; detaching "." then
+  # removes the host's tree without a directory to park it in.
+  chdir($config{root}) or die syscall_error('chdir', $config{root}, $! + 0);
+  check(syscall($sys->{pivot_root}, my $dot = '.', my $dot2 = '.'), 'pivot_root', $config{root});
+  check(syscall($sys->{umount2}, my $old = '.', 2), 'umount2', 'the host root');
+  chdir('/');
+  drop_capabilities();
+  no_new_privs();
+  1;
+} or do { kill('KILL', $command_pid); fail('NSB_SETUP_FAILED', 'sandbox setup failed: ' . (ref($@) ? $@->{message} : $@)) };
+$started_at = $pivot_at;
+phase('root');
+syswrite($sync, '{' . join(',', map { json_string($_) . ":$phases{$_}" } sort keys %phases) . "}\n");
+close($sync);
+
+# --- 4. the init: PID 2's status as a shell gives it; orphans are reaped meanwhile.
+sub wait_for_command {
+  while (1) {
+    my $pid = waitpid(-1, 0);
+    return 127 if $pid < 0;
+    next unless $pid == $command_pid;
+    return $? & 127 ? 128 + ($? & 127) : $? >> 8;
+  }
+}
+
+sub report_leftovers {
+  my $mark = '@nsb ';
+  opendir(my $proc, '/proc') or return;
+  for my $pid (sort { $a <=> $b } grep { /^\d+$/ && $_ != 1 } readdir($proc)) {
+    my $argv = '';
+    if (open(my $cmdline, '<', "/proc/$pid/cmdline")) {
+      local $/;
+      $argv = <$cmdline> // '';
+      $argv =~ tr/\0\n/\x1f\x1e/;
+    }
+    if ($argv eq '' && open(my $comm, '<', "/proc/$pid/comm")) { chomp(my $name = <$comm> // ''); $argv = "[$name]" }
+    send_status("${mark}proc $pid $argv");
+  }
+  for my $table (qw(tcp tcp6 udp udp6)) {
+    open(my $lines, '<', "/proc/net/$table") or next;
+    while (my $line = <$lines>) { $line =~ s/^\s+|\s+\z//g; send_status("$mark$table $line") }
+  }
+  send_status("${mark}end");
+}
+
+sub end_init {
+  my $exit_status = wait_for_command();
+  report_leftovers() if $config{report} eq '1';
+  send_status(qq({"type":"init-exit","status":$exit_status}));
+  exit $exit_status;
+}
+
+end_init();
