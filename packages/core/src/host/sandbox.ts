@@ -327,6 +327,8 @@ interface LaunchPlan {
   /** Host facts the bootstrap needs; looked up here so a broken install fails before anything runs. */
   koffiAddon: string
   lastCapability: number
+  /** The chain's environment, and what PID 2 gets back (chainEnvironment). */
+  chainEnv: ReturnType<typeof chainEnvironment>
   launch: PreparedSandbox['launch']
 }
 
@@ -358,6 +360,7 @@ async function planLaunch (options: SpawnSandboxOptions): Promise<LaunchPlan> {
     statusFd,
     koffiAddon: koffiAddonPath(),
     lastCapability: readLastCapability(),
+    chainEnv: chainEnvironment(options.env ?? process.env),
     launch
   }
 }
@@ -404,7 +407,7 @@ function prepareRun (options: SpawnSandboxOptions, launch: LaunchPlan, cgroupFor
       lastCapability: launch.lastCapability,
       cgroupProcs: cgroup.procsFiles,
       report: resolved.report,
-      restoreEnv: chainEnvironment(options.env ?? process.env).restore
+      restoreEnv: launch.chainEnv.restore
     }
     const config: BootstrapConfig = {
       statusFd,
@@ -465,7 +468,7 @@ export async function spawnSandbox (options: SpawnSandboxOptions): Promise<Sandb
   const forwarder = launch.resolved.forwards.length > 0 ? new HostForwarder(launch.resolved.forwards) : undefined
   const child = spawn(launch.launch.file, launch.launch.args, {
     cwd: launch.cwd,
-    env: chainEnvironment(options.env ?? process.env).env,
+    env: launch.chainEnv.env,
     stdio: stdioOf(options, hasChannel(options, launch.resolved)),
     serialization: options.serialization ?? 'json'
   })
