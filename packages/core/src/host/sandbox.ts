@@ -455,8 +455,9 @@ function startRun (resolved: ResolvedOptions): void {
 
 /**
  * Start a sandbox. Resolves once the launcher is spawned; `ready` and `result` tell the rest.
- * The launcher is spawned first and the rest prepared while it starts: its Node asks for
- * the configuration ~35 ms later, on the status pipe, which the host writes and closes.
+ * The launcher is spawned first and the rest prepared while it starts: its init reads the
+ * configuration ~4 ms later (and rarely waits for it: 0.2 ms, median), on the status pipe,
+ * which the host writes and closes.
  */
 export async function spawnSandbox (options: SpawnSandboxOptions): Promise<Sandbox> {
   const launch = await planLaunch(options)
@@ -488,7 +489,7 @@ export async function spawnSandbox (options: SpawnSandboxOptions): Promise<Sandb
       })
     })
   } catch (error) {
-    // Nothing ran yet: the bootstrap is still starting, or never will (spawn failed).
+    // Nothing ran yet: the init is still starting, or never will (spawn failed).
     child.on('error', () => {})
     statusPipe.destroy()
     child.kill('SIGKILL')

@@ -29,7 +29,7 @@ my %MS = (RDONLY => 0x1, NOSUID => 0x2, NODEV => 0x4, NOEXEC => 0x8, BIND => 0x1
 my %ERRNO = (1 => 'EPERM', 2 => 'ENOENT', 12 => 'ENOMEM', 13 => 'EACCES', 16 => 'EBUSY', 17 => 'EEXIST',
   19 => 'ENODEV', 20 => 'ENOTDIR', 22 => 'EINVAL', 28 => 'ENOSPC', 30 => 'EROFS', 36 => 'ENAMETOOLONG',
   38 => 'ENOSYS', 40 => 'ELOOP', 95 => 'EOPNOTSUPP');
-my $SETUP_FAILED = 125;
+my $SETUP_FAILED = 125; # SETUP_FAILED_STATUS in protocol.ts
 
 # perl marks every fd it opens above $^F close-on-exec, fdopen'ed ones included: the
 # status fd and PID 2's end of the sync socket must reach Node.
@@ -326,7 +326,7 @@ sub wait_for_command {
 }
 
 sub report_leftovers {
-  my $mark = '@nsb ';
+  my $mark = '@nsb '; # INIT_REPORT_MARK in protocol.ts, parsed by report/init-dump.ts
   opendir(my $proc, '/proc') or return;
   for my $pid (sort { $a <=> $b } grep { /^\d+$/ && $_ != 1 } readdir($proc)) {
     my $argv = '';
