@@ -45,6 +45,10 @@ describe('resolveOptions', () => {
     rejects({ cpus: 'fast' }, /`cpus`.*1\.5/)
     rejects({ cpus: 0 }, /`cpus`/)
     rejects({ timeout: '5 years' }, /`timeout`.*30s/)
+    // Node's timers overflow past 2^31-1 ms and fire after 1 ms: refused, not a kill at once.
+    rejects({ timeout: '99999999999999s' }, /`timeout`: at most 2147483647ms .*leave it unset for no limit/)
+    rejects({ timeout: 2 ** 31 }, /`timeout`: at most 2147483647ms/)
+    assert.equal(resolveOptions({ timeout: 2 ** 31 - 1 }).timeoutMs, 2 ** 31 - 1)
     rejects({ hostname: 'bad host!' }, /`hostname`/)
     rejects({ writable: ['relative/path'] }, /`writable`.*absolute/)
     rejects({ bind: ['a:b:c:d'] }, /`bind`/)

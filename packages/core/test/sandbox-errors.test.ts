@@ -21,6 +21,7 @@ for (const who of identities()) {
         [['--pids', 'many'], /option `pids`: expected a whole number/],
         [['--cpus', '0'], /option `cpus`/],
         [['--timeout', 'forever'], /option `timeout`: expected a duration/],
+        [['--timeout', '99999999999999s'], /option `timeout`: at most 2147483647ms/],
         [['--bind', 'a:b:c:d'], /option `bind`/],
         [['--frobnicate'], /NSB_INVALID_OPTION: Unknown option '--frobnicate'/],
         [['--writable', '/no/such/dir/nsb'], /option `writable`: \/no\/such\/dir\/nsb does not exist/],

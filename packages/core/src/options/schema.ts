@@ -42,7 +42,7 @@ export interface SandboxOptions {
   pids?: number
   /** CPU bandwidth in cores, e.g. `1.5`. */
   cpus?: number | string
-  /** Wall-clock limit, e.g. `30s`, `2m`, or milliseconds. */
+  /** Wall-clock limit, e.g. `30s`, `2m`, or milliseconds; at most 2147483647 ms (~596 h), what a Node timer can wait. */
   timeout?: string | number
   /** Where overlay upper layers and the new root are built. */
   scratchDir?: string
@@ -85,6 +85,9 @@ const absolutePath = (option: string): z.ZodType<string> => z.string({ error: `o
 
 const MIN_MEMORY_BYTES = 1024 * 1024
 
+/** Node's timers hold a signed 32-bit count of ms: a longer timeout would fire after 1 ms. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1
+
 const HOSTNAME = /^(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/
 
 const bindString = z.string().transform((value, ctx): BindSpec => {
@@ -121,7 +124,9 @@ const schema = z.object({
   cpus: z.union([z.number(), z.string()]).optional().refine((v) => v === undefined || (Number.isFinite(Number(v)) && Number(v) >= 0.01 && String(v).trim() !== ''),
     { error: 'option `cpus`: expected a number of cores of at least 0.01, like 1 or 1.5' }),
   timeout: z.union([z.string(), z.number()]).optional().refine((v) => v === undefined || parseDuration(v) !== undefined,
-    { error: 'option `timeout`: expected a duration like 30s, 2m, 500ms or a number of milliseconds' }),
+    { error: 'option `timeout`: expected a duration like 30s, 2m, 500ms or a number of milliseconds' })
+    .refine((v) => v === undefined || (parseDuration(v) ?? 0) <= MAX_TIMEOUT_MS,
+      { error: `option \`timeout\`: at most ${MAX_TIMEOUT_MS}ms (about 596h, the longest a Node timer can wait); leave it unset for no limit` }),
   scratchDir: absolutePath('scratchDir').optional(),
   rootfsCacheDir: absolutePath('rootfsCacheDir').optional(),
   report: z.boolean({ error: 'option `report`: expected true or false' }).optional(),
