@@ -30,11 +30,16 @@ for (const who of identities()) {
         [['--cwd', '/etc/passwd'], /option `cwd`: \/etc\/passwd is not a directory/],
         // Node's own recursive mkdir spins forever here (procfs answers ENOENT under /proc).
         [['--scratch-dir', '/proc/nsb-scratch'], /NSB_SCRATCH_FAILED: cannot create the scratch directory \/proc\/nsb-scratch: ENOENT/],
+        // A scratch directory the user named is never to be deleted, and a file is an option error, not a stack.
+        [['--scratch-dir', '/etc/passwd'], /NSB_INVALID_OPTION: option `scratchDir` \(CLI: --scratch-dir\): \/etc\/passwd is not a directory\n.*--scratch-dir/],
+        [['--scratch-dir', '/etc/passwd/sub'], /NSB_INVALID_OPTION: option `scratchDir` \(CLI: --scratch-dir\): \/etc\/passwd\/sub is not a directory/],
+        [['--scratch-dir', '/tmp'], who.uid === 0 ? /NSB_SCRATCH_FAILED: refusing scratch directory \/tmp: others can write it \(mode 1777\)/ : /NSB_SCRATCH_FAILED: refusing scratch directory \/tmp: it is owned by uid 0, not by you/],
         [['--report-json', '/no/such/dir/report.json'], /option `report-json`: cannot write \/no\/such\/dir\/report\.json: \/no\/such\/dir does not exist/]
       ] as Array<[string[], RegExp]>) {
         const run = cli(who, ['run', ...args, '--', 'true'])
         assert.equal(run.status, 125, `${args.join(' ')}: ${run.stderr}`)
         assert.match(run.stderr, pattern)
+        assert.doesNotMatch(run.stderr, /rm -rf|\n\s+at /, `${args.join(' ')}: no advice to delete, no stack trace`)
       }
       assert.match(cli(who, ['run']).stderr, /no command given/)
     })

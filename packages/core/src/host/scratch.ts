@@ -20,20 +20,36 @@ const RUN_PREFIX = 'run-'
 let sequence = 0
 const preparedBases = new Set<string>()
 
+const SCRATCH_FIX = 'Set the `scratchDir` option (CLI: --scratch-dir) to a directory of your own that others cannot write, ' +
+  'or to a path that does not exist yet (it is created, mode 0700).'
+
+/**
+ * The base must be a directory of ours that nobody else can write. When it is not, the
+ * error never suggests deleting it: the user may have named any path (`/tmp`, a file).
+ */
 function ensureOwnedDirectory (dir: string): void {
   try {
     makeDirectories(dir, 0o700)
   } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOTDIR' || code === 'EEXIST') throw notADirectory(dir, 'is not a directory')
     throw new SandboxError('NSB_SCRATCH_FAILED', `cannot create the scratch directory ${dir}: ${(error as Error).message}`,
       { details: ['Set the `scratchDir` option (CLI: --scratch-dir) to a writable directory on a local filesystem.'] })
   }
   const stat = fs.lstatSync(dir)
+  if (stat.isSymbolicLink()) throw notADirectory(dir, 'is a symbolic link (name the directory it points to)')
+  if (!stat.isDirectory()) throw notADirectory(dir, 'is not a directory')
   const uid = process.getuid?.() ?? 0
-  if (!stat.isDirectory() || stat.uid !== uid || (stat.mode & 0o022) !== 0) {
-    throw new SandboxError('NSB_SCRATCH_FAILED',
-      `refusing scratch directory ${dir}: it must be a directory owned by uid ${uid} and not writable by others`,
-      { details: [`Remove it (rm -rf ${dir}) or set the \`scratchDir\` option to another directory.`] })
+  const problem = stat.uid !== uid
+    ? `it is owned by uid ${stat.uid}, not by you (uid ${uid})`
+    : (stat.mode & 0o022) !== 0 ? `others can write it (mode ${(stat.mode & 0o7777).toString(8)})` : undefined
+  if (problem !== undefined) {
+    throw new SandboxError('NSB_SCRATCH_FAILED', `refusing scratch directory ${dir}: ${problem}`, { details: [SCRATCH_FIX] })
   }
+}
+
+function notADirectory (dir: string, what: string): SandboxError {
+  return new SandboxError('NSB_INVALID_OPTION', `option \`scratchDir\` (CLI: --scratch-dir): ${dir} ${what}`, { details: [SCRATCH_FIX] })
 }
 
 /** Remove scratch left by runs whose process is gone (SIGKILLed runners). */
@@ -80,6 +96,8 @@ export function removeSandboxScratch (scratch: SandboxScratch): void {
 
 /** At runner exit: the run's directory, and the base when no other run uses it. */
 export function removeRunScratch (base: string): void {
+  // A base that was refused (a file, /tmp) holds nothing of ours: leave it alone.
+  if (!preparedBases.has(base)) return
   removeTree(runDirectory(base))
   try {
     fs.rmdirSync(base)
