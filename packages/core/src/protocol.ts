@@ -49,22 +49,27 @@ export interface BootstrapConfig {
   keepChannel?: boolean
 }
 
+/**
+ * What the host accepts on the status pipe (host/status-reader.ts checks every field and
+ * the order). Nothing here is trusted for anything outside the sandbox: the host takes no
+ * pid from it (host/sandbox-pids.ts finds them in /proc), and the test's process never
+ * holds the pipe (the bootstrap closes it before handing over).
+ */
 export type StatusMessage =
-  /** Namespaces entered; host pids let the host signal the command directly. */
-  | { type: 'started', pid: number, initPid: number }
-  /** Filesystem, hostname, network and privileges are in place; test code runs next. */
+  /** From the init (PID 1): configuration read, cgroups joined, PID 2 forked. */
+  | { type: 'started' }
+  /** From the bootstrap: filesystem, hostname, network and privileges are in place; test code runs next. */
   | { type: 'ready', setupMs: number, phases: Record<string, number> }
   /** Setup failed; the command never ran. */
   | { type: 'error', code: SandboxErrorCode, message: string, details: string[] }
-  /** The Node entry exited normally with this code (tells exit(137) from SIGKILL). */
-  | { type: 'exit', code: number }
   /**
    * From the init (PID 1), as it exits: the command's wait status as a shell gives it
-   * (128+N for signal N, as unshare will exit). Once the pipe has also reached its end,
+   * (128+N for signal N, as unshare will exit), and exactly (`code` when it exited,
+   * `signal` number when a signal ended it). Once the pipe has also reached its end,
    * unshare has closed its copy on its way out: everything in the sandbox has ended and
    * only the kernel's namespace teardown is left.
    */
-  | { type: 'init-exit', status: number }
+  | { type: 'init-exit', status: number, code: number | null, signal: number | null }
 
 /**
  * Lines the init (PID 1) writes on the status pipe after the command ended, when a

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { decodeExit, type ExitObservation } from '../src/host/exit-status.js'
 
-const base: ExitObservation = { code: 0, signal: null, reportedCode: undefined, timedOut: false, timeoutMs: undefined, usage: { oomKills: 0, pidsLimitHits: 0 }, memoryBytes: undefined, pids: undefined }
+const base: ExitObservation = { code: 0, signal: null, commandExit: undefined, timedOut: false, timeoutMs: undefined, usage: { oomKills: 0, pidsLimitHits: 0 }, memoryBytes: undefined, pids: undefined }
 
 describe('decodeExit', () => {
   it('passes a plain exit code through', () => {
@@ -14,17 +14,14 @@ describe('decodeExit', () => {
     assert.deepEqual(decodeExit({ ...base, code: 143 }), { code: null, signal: 'SIGTERM' })
   })
 
-  it('tells a Node entry\'s own exit(128+N) from signal N by the code it reported', () => {
-    assert.deepEqual(decodeExit({ ...base, code: 137, reportedCode: 137 }), { code: 137, signal: null })
-    assert.deepEqual(decodeExit({ ...base, code: 137, reportedCode: 0 }), { code: null, signal: 'SIGKILL' })
+  it('takes the init\'s exact status of the command: exit(137) is not SIGKILL', () => {
+    assert.deepEqual(decodeExit({ ...base, code: 137, commandExit: { code: 137, signal: null } }), { code: 137, signal: null })
+    assert.deepEqual(decodeExit({ ...base, code: 137, commandExit: { code: null, signal: 9 } }), { code: null, signal: 'SIGKILL' })
+    assert.deepEqual(decodeExit({ ...base, code: 13, commandExit: { code: 13, signal: null } }), { code: 13, signal: null })
   })
 
-  it('keeps the real exit code when Node changed it after the entry reported', () => {
-    assert.deepEqual(decodeExit({ ...base, code: 13, reportedCode: 0 }), { code: 13, signal: null })
-  })
-
-  it('uses the reported code when the launcher was killed after the entry decided it', () => {
-    assert.deepEqual(decodeExit({ ...base, code: null, signal: 'SIGKILL', reportedCode: 4 }), { code: 4, signal: null })
+  it('keeps the shell\'s 128+N for a signal without a name', () => {
+    assert.deepEqual(decodeExit({ ...base, code: 128 + 40, commandExit: { code: null, signal: 40 } }), { code: 168, signal: null })
   })
 
   it('keeps a signal that ended the launcher itself', () => {

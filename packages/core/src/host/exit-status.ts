@@ -12,8 +12,8 @@ export interface ExitObservation {
   /** unshare's exit: the init's status, or the signal that ended unshare itself. */
   code: number | null
   signal: NodeJS.Signals | null
-  /** The Node entry's own exit code, when it reported one. */
-  reportedCode: number | undefined
+  /** How the command (PID 2) ended, as its init saw it (waitpid): exact, unlike unshare's 128+N. */
+  commandExit: { code: number | null, signal: number | null } | undefined
   timedOut: boolean
   timeoutMs: number | undefined
   usage: CgroupUsage | undefined
@@ -37,20 +37,17 @@ export function signalName (number: number): NodeJS.Signals | null {
 export function decodeExit (seen: ExitObservation): ExitOutcome {
   let code: number | null = seen.code
   let signal: NodeJS.Signals | null = seen.signal
-  if (code !== null && code > 128 && code < 128 + 65) {
-    // The init (a shell) reports a child killed by signal N as 128+N; a Node entry that
-    // reported that very code on its way out exited with it.
-    if (seen.reportedCode !== code) {
-      signal = signalName(code - 128)
-      if (signal !== null) code = null
-    }
-  } else if (code === null && seen.reportedCode !== undefined) {
-    // The launcher was killed after the entry had decided its exit code.
-    code = seen.reportedCode
-    signal = null
+  if (seen.commandExit !== undefined) {
+    // The init's waitpid status: exit(137) and SIGKILL are told apart.
+    const number = seen.commandExit.signal
+    signal = number === null ? null : signalName(number)
+    // A signal without a name here (real-time ones) keeps the shell's form.
+    code = number === null ? seen.commandExit.code : signal === null ? 128 + number : null
+  } else if (code !== null && code > 128 && code < 128 + 65) {
+    // unshare exits 128+N when its child, the init, was killed by signal N.
+    signal = signalName(code - 128)
+    if (signal !== null) code = null
   }
-  // Otherwise the real status stands: Node may still change the code after the entry's
-  // 'exit' listeners ran (13 for an unsettled top-level await, a later process.exit(n)).
 
   const outcome: ExitOutcome = { code, signal }
   if (seen.timedOut) {

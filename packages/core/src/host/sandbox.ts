@@ -29,6 +29,7 @@ import { gatherPlanInput } from './plan-input.js'
 import { startReaper } from './reaper.js'
 import { currentRunId, isRunAlive } from './run-id.js'
 import { createSandboxScratch, removeRunScratch, removeSandboxScratch, runDirectory, type SandboxScratch } from './scratch.js'
+import { findCommandPid } from './sandbox-pids.js'
 import { readStatusLines } from './status-reader.js'
 import { pickSandboxOptions, rejectUnknownKeys, workingDirectory } from './spawn-options.js'
 import { launchTools } from './tools.js'
@@ -100,9 +101,6 @@ export class Sandbox extends EventEmitter {
   readonly ready: Promise<void>
   /** Resolves when the sandbox has ended and been removed; rejects with SandboxError when setup failed. */
   readonly result: Promise<SandboxResult>
-  /** Host pid of the sandboxed command (PID 2 inside), once started. */
-  pid: number | undefined
-  private initPid: number | undefined
   private timedOut = false
   private finished = false
   private releaseMountNamespace: (() => void) | undefined
@@ -113,8 +111,7 @@ export class Sandbox extends EventEmitter {
     this.child = child
     this.options = options
     const startedAt = performance.now()
-    let reportedCode: number | undefined
-    let initStatus: number | undefined
+    let commandExit: { status: number, code: number | null, signal: number | null } | undefined
     let setupMs: number | undefined
     let setupPhases: Record<string, number> | undefined
     let setupError: SandboxError | undefined
@@ -128,8 +125,6 @@ export class Sandbox extends EventEmitter {
     readStatusLines(statusStream, (message: StatusMessage) => {
       if (message.type === 'started') {
         started = true
-        this.pid = message.pid
-        this.initPid = message.initPid
         if (child.pid !== undefined) this.releaseMountNamespace ??= holdMountNamespace(child.pid)
       } else if (message.type === 'ready') {
         setupMs = message.setupMs
@@ -138,10 +133,8 @@ export class Sandbox extends EventEmitter {
         this.emit('ready')
       } else if (message.type === 'error') {
         setupError = new SandboxError(message.code, message.message, { details: message.details })
-      } else if (message.type === 'exit') {
-        reportedCode = message.code
       } else if (message.type === 'init-exit') {
-        initStatus = message.status
+        commandExit = message
       }
     })
 
@@ -167,7 +160,7 @@ export class Sandbox extends EventEmitter {
         const durationMs = Math.round(performance.now() - startedAt)
         const forwardsClosed = extras.forwarder?.close()
         const outcome = decodeExit({
-          code, signal, reportedCode, timedOut: this.timedOut, timeoutMs: options.timeoutMs,
+          code, signal, commandExit, timedOut: this.timedOut, timeoutMs: options.timeoutMs,
           usage, memoryBytes: options.memoryBytes, pids: options.pids
         })
         // The report reads the scratch, so it comes before the clean-up.
@@ -204,7 +197,7 @@ export class Sandbox extends EventEmitter {
       const outputs = child.stdio.slice(1).filter((stream) => stream != null)
       let open = outputs.length + (child.connected ? 1 : 0)
       const closed = (): void => {
-        if (--open === 0 && initStatus !== undefined) finish(initStatus, null)
+        if (--open === 0 && commandExit !== undefined) finish(commandExit.status, null)
       }
       for (const stream of outputs) stream.once('close', closed)
       if (child.connected) child.once('disconnect', closed)
@@ -219,15 +212,21 @@ export class Sandbox extends EventEmitter {
     this.result.catch(() => { /* the caller decides whether to observe it */ })
   }
 
+  /** Host pid of the sandboxed command (PID 2 inside) while it runs, looked up in /proc (sandbox-pids.ts). */
+  get pid (): number | undefined {
+    return this.finished || this.child.pid === undefined ? undefined : safely(() => findCommandPid(this.child.pid ?? 0))
+  }
+
   /** Send a signal to the sandboxed command (PID 2); before it started, end the sandbox. */
   kill (signal: NodeJS.Signals = 'SIGTERM'): boolean {
     if (this.finished) return false
-    if (this.pid === undefined || signal === 'SIGKILL') {
+    const pid = signal === 'SIGKILL' ? undefined : this.pid
+    if (pid === undefined) {
       this.destroy()
       return true
     }
     try {
-      process.kill(this.pid, signal)
+      process.kill(pid, signal)
       return true
     } catch {
       return false
@@ -237,9 +236,9 @@ export class Sandbox extends EventEmitter {
   /** End everything in the sandbox now. */
   destroy (): void {
     if (this.finished) return
-    // SIGKILL to unshare triggers --kill-child on PID 1, and PID 1's death ends the PID namespace.
+    // SIGKILL to unshare triggers --kill-child on PID 1 (PR_SET_PDEATHSIG), and PID 1's
+    // death ends the PID namespace. No pid from the sandbox is ever signalled.
     this.child.kill('SIGKILL')
-    if (this.initPid !== undefined) safely(() => process.kill(this.initPid ?? 0, 'SIGKILL'))
     safely(() => this.cgroup.kill())
   }
 

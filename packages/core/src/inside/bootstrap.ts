@@ -10,7 +10,7 @@
  */
 import { closeSync, readFileSync, readSync, writeSync } from 'node:fs'
 import { SandboxError } from '../errors.js'
-import { loadLibc, setInheritable } from '../ffi/libc.js'
+import { loadLibc } from '../ffi/libc.js'
 import { passListenersToHost } from '../forward/pass-listeners.js'
 import { SETUP_FAILED_STATUS, type BootstrapConfig } from '../protocol.js'
 import { execCommand, runNodeEntry } from './handover.js'
@@ -53,11 +53,12 @@ function awaitRoot (): Record<string, number> {
 
 function setUp (): void {
   phase('config')
-  // Loaded from the host's tree, so before the init pivot_roots (an archive's root has no
-  // koffi): commands and children must not inherit the status fd, and execve needs it.
-  loadLibc(config.koffiAddon)
-  setInheritable(config.statusFd, false)
-  phase('koffi')
+  // execve needs koffi. Loaded from the host's tree, so before the init pivot_roots (an
+  // archive's root has no koffi). A Node entry needs none.
+  if (config.handover.kind === 'exec') {
+    loadLibc(config.koffiAddon)
+    phase('koffi')
+  }
   writeSync(syncFd, 'b')
   Object.assign(phases, awaitRoot())
   try {
@@ -89,12 +90,11 @@ async function startForwards (): Promise<void> {
 
 function handOver (): void {
   status.send({ type: 'ready', setupMs: Math.round((now() - startedAt) * 100) / 100, phases })
-  if (config.handover.kind === 'exec') {
-    exec(config.handover)
-  } else {
-    process.on('exit', (code) => { status.send({ type: 'exit', code }) })
-    runNodeEntry(config.handover)
-  }
+  // The test's process and whatever it starts never hold the status pipe: the init reports
+  // how the command ended.
+  status.close()
+  if (config.handover.kind === 'exec') exec(config.handover)
+  else runNodeEntry(config.handover)
 }
 
 function exec (handover: Extract<BootstrapConfig['handover'], { kind: 'exec' }>): void {

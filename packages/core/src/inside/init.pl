@@ -3,7 +3,8 @@
 #
 #   1. reads its part of the configuration on the status fd (host/init-config.ts), joins
 #      the sandbox's cgroups and roots a cgroup namespace there;
-#   2. forks PID 2, which reports `started`, drops every capability (not with `root`) and
+#   2. makes itself non-dumpable (PID 2 cannot ptrace it or take its fds), forks PID 2,
+#      reports `started`; PID 2 drops every capability (not with `root`) and
 #      sets no_new_privs, then execs the sandbox's Node from the host's tree: every
 #      thread that Node starts has the empty sets, so no thread of the test's process
 #      ever held the namespace's capabilities;
@@ -12,8 +13,8 @@
 #      the tree, which moves that Node's root too, drops its own capabilities and answers
 #      with its phase times; the Node then goes on in the new root;
 #   4. waits for PID 2 in the foreground, reaping orphans, optionally lists leftover
-#      processes and sockets (a report), writes `init-exit` and exits with PID 2's
-#      status (128+N for signal N), which ends the PID namespace.
+#      processes and sockets (a report), writes `init-exit` (PID 2's exact status) and
+#      exits with it as a shell would (128+N for signal N), which ends the PID namespace.
 #
 # No modules, not even strict (0.8 ms of every start here; perl -c checks it with strict
 # and warnings in the tests): every system call is made by number.
@@ -101,6 +102,11 @@ while (@tokens) {
   } else { $config{$key} = shift @tokens }
 }
 $sys = $SYS{$config{arch}} or fail('NSB_SETUP_FAILED', "unsupported architecture $config{arch}");
+# Not ptraceable by PID 2 (same uid): its fds (the status pipe) and memory stay out of the
+# test's reach (/proc/1/fd, pidfd_getfd, process_vm_writev). The fork below inherits it
+# until PID 2's exec. With `root`, PID 2 keeps CAP_SYS_PTRACE in the namespace, which
+# overrides this: DESIGN.md, "The status channel".
+syscall($sys->{prctl}, 4, 0, 0, 0, 0) == 0 or fail('NSB_SETUP_FAILED', "prctl(PR_SET_DUMPABLE, 0) failed: $!"); # PR_SET_DUMPABLE
 
 sub prctl { my ($option, $arg) = @_; check(syscall($sys->{prctl}, $option, $arg, 0, 0, 0), 'prctl', $_[2]) }
 
@@ -139,11 +145,6 @@ my $command_pid = fork();
 fail('NSB_SETUP_FAILED', "fork: $!") unless defined $command_pid;
 if ($command_pid == 0) {
   close($sync);
-  open(my $stat, '<', '/proc/self/stat') or fail('NSB_SETUP_FAILED', "/proc/self/stat: $!");
-  my $line = <$stat> // '';
-  my ($pid) = $line =~ /^(\d+)/;
-  my ($ppid) = $line =~ /\) \S+ (\d+)/;
-  send_status(qq({"type":"started","pid":$pid,"initPid":$ppid}));
   eval {
     drop_capabilities() unless $config{caps} eq 'keep';
     no_new_privs();
@@ -159,6 +160,8 @@ if ($command_pid == 0) {
   fail('NSB_SETUP_FAILED', "cannot start $node_command[0] in the sandbox: $!");
 }
 close($sync_for_node);
+# No pids: the host finds this process and PID 2 in its own /proc (host/sandbox-pids.ts).
+send_status('{"type":"started"}');
 
 # --- 3. the sandbox's tree, while that Node boots
 # syscall() passes a string argument as a pointer and needs it writable: copies, never literals.
@@ -315,13 +318,12 @@ phase('root');
 syswrite($sync, '{' . join(',', map { json_string($_) . ":$phases{$_}" } sort keys %phases) . "}\n");
 close($sync);
 
-# --- 4. the init: PID 2's status as a shell gives it; orphans are reaped meanwhile.
+# --- 4. the init: PID 2's wait status; orphans are reaped meanwhile.
 sub wait_for_command {
   while (1) {
     my $pid = waitpid(-1, 0);
-    return 127 if $pid < 0;
-    next unless $pid == $command_pid;
-    return $? & 127 ? 128 + ($? & 127) : $? >> 8;
+    return -1 if $pid < 0;
+    return $? if $pid == $command_pid;
   }
 }
 
@@ -345,10 +347,14 @@ sub report_leftovers {
   send_status("${mark}end");
 }
 
+# As a shell gives it (128+N for signal N: unshare exits with it), and exactly.
 sub end_init {
-  my $exit_status = wait_for_command();
+  my $wait_status = wait_for_command();
+  my ($exit_status, $code, $signal) = $wait_status < 0 ? (127, 127, 'null')
+    : $wait_status & 127 ? (128 + ($wait_status & 127), 'null', $wait_status & 127)
+    : ($wait_status >> 8, $wait_status >> 8, 'null');
   report_leftovers() if $config{report} eq '1';
-  send_status(qq({"type":"init-exit","status":$exit_status}));
+  send_status(qq({"type":"init-exit","status":$exit_status,"code":$code,"signal":$signal}));
   exit $exit_status;
 }
 

@@ -1,5 +1,8 @@
-/** The bootstrap's side of the status pipe: one JSON line per message, written synchronously. */
-import { writeSync } from 'node:fs'
+/**
+ * The bootstrap's side of the status pipe: one JSON line per message, written
+ * synchronously, and closed before test code runs (test code must never hold the pipe).
+ */
+import { closeSync, writeSync } from 'node:fs'
 import { isLibcLoaded, writeText } from '../ffi/libc.js'
 import type { StatusMessage } from '../protocol.js'
 
@@ -15,5 +18,9 @@ export class StatusWriter {
     } catch {
       // The host is gone; the process will be killed with the namespace.
     }
+  }
+
+  close (): void {
+    closeSync(this.fd)
   }
 }
