@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict'
+import os from 'node:os'
+import path from 'node:path'
 import { describe, it } from 'node:test'
+import { parseRunArguments } from '../src/cli/run-command.js'
 import { SandboxError } from '../src/errors.js'
+import { pickSandboxOptions } from '../src/host/spawn-options.js'
 import { DEFAULT_MASK, resolveOptions } from '../src/options/schema.js'
 import { formatByteSize, parseByteSize, parseDuration } from '../src/options/units.js'
 
@@ -11,13 +15,42 @@ function rejects (options: Record<string, unknown>, pattern: RegExp): void {
 
 describe('resolveOptions', () => {
   it('fills in the defaults', () => {
-    const resolved = resolveOptions({}, '/home/me')
+    const resolved = resolveOptions({}, '/home/me', '/home/me')
     assert.equal(resolved.hostname, 'ns-sandbox')
     assert.equal(resolved.network, 'loopback')
     assert.equal(resolved.rootfs, 'host')
     assert.equal(resolved.root, false)
     assert.equal(resolved.memoryBytes, undefined)
     assert.deepEqual(resolved.mask, DEFAULT_MASK.map((p) => p.replace('~', '/home/me')))
+  })
+
+  it('masks the credentials under $HOME and under the passwd home, whatever HOME says', () => {
+    const under = (...homes: string[]): string[] => DEFAULT_MASK.flatMap((p) => homes.map((home) => p.replace('~', home)))
+    assert.deepEqual(resolveOptions({}, '/tmp', '/home/me').mask, under('/tmp', '/home/me'))
+    // HOME=/ or empty (os.homedir() answers '' then) is no home to mask; the account's still is.
+    assert.deepEqual(resolveOptions({}, '/', '/home/me').mask, under('/home/me'))
+    assert.deepEqual(resolveOptions({}, '', '/home/me').mask, under('/home/me'))
+    assert.deepEqual(resolveOptions({}, '/home/me/', '/home/me').mask, under('/home/me'))
+    // A uid without a passwd entry (accountHome() is undefined then, which the default parameter would replace): $HOME alone.
+    assert.deepEqual(resolveOptions({}, '/home/me', '').mask, under('/home/me'))
+    // By default the account is the one passwd gives this process's uid, not $HOME.
+    assert.ok(resolveOptions({}, '/').mask.includes(path.join(os.userInfo().homedir, '.ssh')))
+  })
+
+  it('adds `mask` to the default list; `defaultMask: false` (CLI --no-mask) drops the defaults', () => {
+    const defaults = DEFAULT_MASK.map((p) => p.replace('~', '/home/me'))
+    assert.deepEqual(resolveOptions({ mask: ['~/secret', '/srv/key'] }, '/home/me', '/home/me').mask, [...defaults, '/home/me/secret', '/srv/key'])
+    assert.deepEqual(resolveOptions({ mask: ['~/secret'] }, '/tmp', '/home/me').mask.slice(-2), ['/tmp/secret', '/home/me/secret'])
+    assert.deepEqual(resolveOptions({ mask: [] }, '/home/me', '/home/me').mask, defaults)
+    assert.deepEqual(resolveOptions({ mask: ['/srv/key'], defaultMask: false }, '/home/me', '/home/me').mask, ['/srv/key'])
+    assert.deepEqual(resolveOptions({ defaultMask: false }, '/home/me', '/home/me').mask, [])
+    assert.deepEqual(resolveOptions({ mask: ['/srv/key', '/srv/key/'], defaultMask: false }, '/home/me', '/home/me').mask, ['/srv/key'])
+    rejects({ defaultMask: 'no' }, /`defaultMask`: expected true or false/)
+    // The CLI: --mask adds, --no-mask drops the defaults.
+    const cli = (...args: string[]): string[] => resolveOptions(pickSandboxOptions(parseRunArguments([...args, '--', 'true']).options as never), '/home/me', '/home/me').mask
+    assert.deepEqual(cli('--mask', '/srv/key'), [...defaults, '/srv/key'])
+    assert.deepEqual(cli('--no-mask'), [])
+    assert.deepEqual(cli('--no-mask', '--mask', '/srv/key'), ['/srv/key'])
   })
 
   it('parses sizes, cpus, durations and bind specs', () => {

@@ -55,7 +55,7 @@ for (const who of identities()) {
       }
     })
 
-    it('hides masked credentials: the default list, and --mask instead of it', () => {
+    it('hides masked credentials: the default list, --mask added to it, and --no-mask --mask instead of it', () => {
       // Every default mask path (options/schema.ts DEFAULT_MASK), each with a secret of its own.
       const credentials: Record<string, string> = {
         '.ssh/id_ed25519': 'SSH-KEY',
@@ -81,8 +81,11 @@ for (const who of identities()) {
         // The same files are readable with masking turned off: the mask is what hid them.
         const unmasked = sandboxSh(who, ['--no-mask'], readAll, { env: { HOME: home.dir } })
         assert.equal(unmasked.stdout, [...Object.values(credentials), 'CUSTOM-SECRET', 'done', ''].join('\n'))
-        // --mask replaces the default list.
-        const custom = sandboxSh(who, ['--mask', '~/project-secret.txt'], readAll, { env: { HOME: home.dir } })
+        // --mask adds to the default list (it used to replace it, unmasking every credential)...
+        const added = sandboxSh(who, ['--mask', '~/project-secret.txt'], readAll, { env: { HOME: home.dir } })
+        assert.equal(added.stdout, 'done\n')
+        // ...and replaces it only after --no-mask.
+        const custom = sandboxSh(who, ['--no-mask', '--mask', '~/project-secret.txt'], readAll, { env: { HOME: home.dir } })
         assert.equal(custom.stdout, [...Object.values(credentials), 'done', ''].join('\n'))
       } finally {
         home.remove()
@@ -133,6 +136,38 @@ for (const who of identities()) {
     })
   })
 }
+
+describe('masks of the account\'s own home', () => {
+  const user = identities().find((who) => who.uid !== 0)
+  if (user === undefined) throw new Error('no unprivileged identity')
+
+  // The unprivileged test user only: its passwd home is the test's own (/home/nsb-test),
+  // while root's is the machine's /root, whose real credentials a test must not touch.
+  it('hides the passwd home\'s credentials whatever HOME says (/, /tmp, empty, unset)', () => {
+    const secrets: Record<string, string> = { '.ssh/id_rsa': 'SSH-KEY', '.npmrc': 'NPM-TOKEN', '.aws/credentials': 'AWS-SECRET' }
+    const created: string[] = []
+    try {
+      for (const [file, secret] of Object.entries(secrets)) {
+        const top = path.join(user.home, file.split('/')[0] ?? file)
+        if (!fs.existsSync(top)) created.push(top)
+        fs.mkdirSync(path.dirname(path.join(user.home, file)), { recursive: true })
+        fs.writeFileSync(path.join(user.home, file), `${secret}\n`)
+        spawnChown(top, user.uid, user.gid)
+      }
+      const readAll = `for f in ${Object.keys(secrets).join(' ')}; do cat ${user.home}/$f 2>/dev/null; done; echo done`
+      for (const home of ['/', '/tmp', '', undefined]) {
+        const run = sandboxSh(user, [], readAll, { env: { HOME: home } })
+        assert.equal(run.status, 0, `HOME=${String(home)}: ${run.stderr}`)
+        assert.equal(run.stdout, 'done\n', `HOME=${String(home)}: the account's credentials are readable inside`)
+      }
+      // What hid them is the mask: without it they are readable.
+      const unmasked = sandboxSh(user, ['--no-mask'], readAll, { env: { HOME: '/tmp' } })
+      assert.equal(unmasked.stdout, [...Object.values(secrets), 'done', ''].join('\n'))
+    } finally {
+      for (const top of created) fs.rmSync(top, { recursive: true, force: true })
+    }
+  })
+})
 
 function spawnChown (dir: string, uid: number, gid: number): void {
   const walk = (current: string): void => {

@@ -21,8 +21,8 @@ Filesystem
   --readonly             host view read-only instead of copy-on-write
   --bind <src[:dst[:ro]]>  extra bind mount (repeatable)
   --writable <path>      host path kept live, read-write (repeatable)
-  --mask <path>          path hidden inside (repeatable; replaces the default credential list)
-  --no-mask              hide nothing
+  --mask <path>          path hidden inside, added to the default credential list (repeatable; ~ is $HOME and your passwd home)
+  --no-mask              drop the default credential list (with --mask: hide only those paths)
   --cwd <dir>            working directory (default: the current one)
   --scratch-dir <dir>    where overlay layers are kept while the sandbox runs
 Limits
@@ -102,7 +102,8 @@ export function parseRunArguments (argv: string[]): RunArguments {
     readonly: values.readonly,
     bind: values.bind,
     writable: values.writable,
-    mask: values['no-mask'] === true ? [] : values.mask,
+    mask: values.mask,
+    defaultMask: values['no-mask'] === true ? false : undefined,
     memory: values.memory,
     pids: parsePids(values.pids),
     cpus: values.cpus,

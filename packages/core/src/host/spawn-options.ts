@@ -8,7 +8,7 @@ import { SandboxError } from '../errors.js'
 import { directoryProblem } from '../fs-util/path-problem.js'
 import type { SandboxOptions } from '../options/schema.js'
 
-const SANDBOX_KEYS = ['root', 'hostname', 'network', 'rootfs', 'readonly', 'bind', 'writable', 'mask', 'memory', 'pids',
+const SANDBOX_KEYS = ['root', 'hostname', 'network', 'rootfs', 'readonly', 'bind', 'writable', 'mask', 'defaultMask', 'memory', 'pids',
   'cpus', 'timeout', 'scratchDir', 'rootfsCacheDir', 'report', 'reportIgnore', 'forward'] as const
 
 /** What spawnSandbox takes beyond the sandbox's own options. */

@@ -8,13 +8,10 @@ import path from 'node:path'
 import { z } from 'zod'
 import { SandboxError } from '../errors.js'
 import { parseForward, type ForwardSpec } from '../forward/spec.js'
+import { accountHome, maskHomes, resolveMask } from './mask.js'
 import { parseByteSize, parseDuration } from './units.js'
 
-/** Credential locations hidden from every sandbox unless `mask` says otherwise. */
-export const DEFAULT_MASK: readonly string[] = [
-  '~/.ssh', '~/.aws', '~/.config/gcloud', '~/.docker/config.json', '~/.kube', '~/.netrc', '~/.npmrc',
-  '~/.gnupg', '~/.azure', '~/.git-credentials', '~/.config/gh'
-]
+export { DEFAULT_MASK } from './mask.js'
 
 export type NetworkMode = 'loopback' | 'none' | 'host'
 
@@ -34,8 +31,13 @@ export interface SandboxOptions {
   bind?: Array<string | BindSpec>
   /** Host paths that stay live (read-write bind mounts); they must exist. */
   writable?: string[]
-  /** Paths hidden inside (empty dir or /dev/null). Replaces DEFAULT_MASK; `~` is the caller's home. */
+  /**
+   * Paths hidden inside (an empty directory or /dev/null), added to DEFAULT_MASK. `~` is
+   * every home of the caller: `$HOME` and the account's home from passwd.
+   */
   mask?: string[]
+  /** Hide DEFAULT_MASK's credential paths (default true). `false` leaves only `mask` (CLI: --no-mask). */
+  defaultMask?: boolean
   /** Memory limit, e.g. `512MiB`, `2GiB`, or bytes. No swap beyond it. */
   memory?: string | number
   /** Maximum number of tasks (processes and threads) in the sandbox. */
@@ -116,6 +118,7 @@ const schema = z.object({
   { error: 'option `bind`: expected an array' }).optional(),
   writable: z.array(absolutePath('writable'), { error: 'option `writable`: expected an array of absolute paths' }).optional(),
   mask: z.array(absolutePath('mask'), { error: 'option `mask`: expected an array of absolute paths or ~/ paths' }).optional(),
+  defaultMask: z.boolean({ error: 'option `defaultMask`: expected true or false (false: mask only the paths in `mask`)' }).optional(),
   // A floor of 1 MiB: `--memory 512` is 512 bytes, a typo that would only show as an instant OOM kill.
   memory: z.union([z.string(), z.number()]).optional().refine((v) => v === undefined || (parseByteSize(v) ?? 0) >= MIN_MEMORY_BYTES,
     { error: 'option `memory`: expected a size of at least 1MiB like 512MiB, 1.5GiB, 300MB (a bare number is bytes)' }),
@@ -168,8 +171,11 @@ export function defaultScratchDir (): string {
   return path.join(os.tmpdir(), name)
 }
 
-/** Validate user options and fill in defaults. Throws NSB_INVALID_OPTION listing every problem. */
-export function resolveOptions (options: SandboxOptions = {}, home = os.homedir()): ResolvedOptions {
+/**
+ * Validate user options and fill in defaults. Throws NSB_INVALID_OPTION listing every problem.
+ * `home` ($HOME) expands `~`; masks cover `account` (the passwd home) too.
+ */
+export function resolveOptions (options: SandboxOptions = {}, home = os.homedir(), account = accountHome()): ResolvedOptions {
   const parsed = schema.safeParse(options)
   if (!parsed.success) {
     const problems = parsed.error.issues.map(describeIssue)
@@ -194,7 +200,7 @@ export function resolveOptions (options: SandboxOptions = {}, home = os.homedir(
     readonly: value.readonly ?? false,
     binds,
     writable: (value.writable ?? []).map((p) => expandHome(p, home)),
-    mask: (value.mask ?? DEFAULT_MASK).map((p) => expandHome(p, home)),
+    mask: resolveMask(value.mask ?? [], value.defaultMask ?? true, maskHomes(home, account)),
     memoryBytes: value.memory === undefined ? undefined : parseByteSize(value.memory),
     pids: value.pids,
     cpus: value.cpus === undefined ? undefined : Number(value.cpus),
