@@ -66,6 +66,17 @@ describe('resolveOptions', () => {
     ])
   })
 
+  it('reads a \\: in a bind string as a colon of the path', () => {
+    const binds = (...specs: string[]): unknown => resolveOptions({ bind: specs }, '/home/me').binds
+    assert.deepEqual(binds('/srv/a\\:b'), [{ source: '/srv/a:b', target: '/srv/a:b', readonly: false }])
+    assert.deepEqual(binds('/srv/a\\:b:/mnt/c\\:d:ro'), [{ source: '/srv/a:b', target: '/mnt/c:d', readonly: true }])
+    assert.deepEqual(binds('/srv/x\\:ro:/data'), [{ source: '/srv/x:ro', target: '/data', readonly: false }])
+    // \\ is a backslash that ends a path; any other backslash stays as it is.
+    assert.deepEqual(binds('/srv/back\\\\:/data:rw'), [{ source: '/srv/back\\', target: '/data', readonly: false }])
+    assert.deepEqual(binds('/srv/a\\b'), [{ source: '/srv/a\\b', target: '/srv/a\\b', readonly: false }])
+    assert.deepEqual(resolveOptions({ bind: [{ source: '/srv/a:b', target: '/mnt/c:d' }] }, '/home/me').binds, [{ source: '/srv/a:b', target: '/mnt/c:d', readonly: false }])
+  })
+
   it('names the option and the accepted forms for each bad value', () => {
     rejects({ memory: 'lots' }, /`memory`.*512MiB/)
     rejects({ memory: -5 }, /`memory`/)
@@ -84,7 +95,8 @@ describe('resolveOptions', () => {
     assert.equal(resolveOptions({ timeout: 2 ** 31 - 1 }).timeoutMs, 2 ** 31 - 1)
     rejects({ hostname: 'bad host!' }, /`hostname`/)
     rejects({ writable: ['relative/path'] }, /`writable`.*absolute/)
-    rejects({ bind: ['a:b:c:d'] }, /`bind`/)
+    rejects({ bind: ['a:b:c:d'] }, /`bind`: expected strings src\[:dst\[:ro\|rw\]\] .*a ':' in a path is written '\\:'/)
+    rejects({ bind: ['/a/b\\'] }, /`bind`/)
     rejects({ root: 'yes' }, /`root`/)
     rejects({ memroy: '1GiB' }, /unknown option `memroy`/)
   })

@@ -111,6 +111,22 @@ for (const who of identities()) {
       assert.match(run.stdout, /shm-ok/)
     })
 
+    it('binds a directory whose name holds a colon, written \\: in --bind', () => {
+      const parent = tempDirFor(who, 'nsb-colon-')
+      try {
+        const source = path.join(parent.dir, 'data:v1')
+        fs.mkdirSync(source)
+        fs.writeFileSync(path.join(source, 'file'), 'colon\n')
+        spawnChown(parent.dir, who.uid, who.gid)
+        const escape = (p: string): string => p.replaceAll(':', '\\:')
+        const run = sandboxSh(who, ['--bind', `${escape(source)}:${escape('/mnt/x:y')}:ro`], 'cat "/mnt/x:y/file"; (echo x > "/mnt/x:y/file") 2>/dev/null || echo read-only')
+        assert.equal(run.status, 0, run.stderr)
+        assert.equal(run.stdout, 'colon\nread-only\n')
+      } finally {
+        parent.remove()
+      }
+    })
+
     it('binds paths read-only or read-write on request and refuses to write a read-only host', () => {
       const shared = tempDirFor(who, 'nsb-shared-')
       const readOnly = tempDirFor(who, 'nsb-ro-')

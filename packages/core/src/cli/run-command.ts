@@ -19,7 +19,7 @@ Identity and namespaces
 Filesystem
   --rootfs <spec>        host (default: copy-on-write view of the host) | a directory | an archive | an imported name
   --readonly             host view read-only instead of copy-on-write
-  --bind <src[:dst[:ro]]>  extra bind mount (repeatable)
+  --bind <src[:dst[:ro]]>  extra bind mount (repeatable; a ':' in a path is written '\\:')
   --writable <path>      host path kept live, read-write (repeatable)
   --mask <path>          path hidden inside, added to the default credential list (repeatable; ~ is $HOME and your passwd home)
   --no-mask              drop the default credential list (with --mask: hide only those paths)

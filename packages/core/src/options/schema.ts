@@ -8,6 +8,7 @@ import path from 'node:path'
 import { z } from 'zod'
 import { SandboxError } from '../errors.js'
 import { parseForward, type ForwardSpec } from '../forward/spec.js'
+import { BIND_FORMS, splitBindSpec } from './bind-spec.js'
 import { accountHome, maskHomes, resolveMask } from './mask.js'
 import { parseByteSize, parseDuration } from './units.js'
 
@@ -27,7 +28,7 @@ export interface SandboxOptions {
   rootfs?: string
   /** Host filesystem read-only instead of copy-on-write. */
   readonly?: boolean
-  /** Extra bind mounts: `src:dst[:ro]` strings or objects. */
+  /** Extra bind mounts: `src[:dst[:ro|rw]]` strings (a `:` in a path written `\:`) or objects. */
   bind?: Array<string | BindSpec>
   /** Host paths that stay live (read-write bind mounts); they must exist. */
   writable?: string[]
@@ -93,13 +94,12 @@ export const MAX_TIMEOUT_MS = 2 ** 31 - 1
 const HOSTNAME = /^(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/
 
 const bindString = z.string().transform((value, ctx): BindSpec => {
-  const parts = value.split(':')
-  const readonly = parts.length === 3 && parts[2] === 'ro'
-  if (parts.length > 3 || (parts.length === 3 && parts[2] !== 'ro' && parts[2] !== 'rw') || parts.some((p) => p === '')) {
-    ctx.addIssue({ code: 'custom', message: `option \`bind\`: expected src[:dst[:ro|rw]] with absolute paths, got '${value}'` })
+  const parts = splitBindSpec(value)
+  if (parts === undefined || parts.length > 3 || (parts.length === 3 && parts[2] !== 'ro' && parts[2] !== 'rw') || parts.some((p) => p === '')) {
+    ctx.addIssue({ code: 'custom', message: `option \`bind\`: expected ${BIND_FORMS}, got '${value}'` })
     return z.NEVER
   }
-  return { source: parts[0] ?? '', target: parts[1], readonly }
+  return { source: parts[0] ?? '', target: parts[1], readonly: parts[2] === 'ro' }
 })
 
 const REPORT_IGNORE_ERROR = 'option `reportIgnore`: expected an array of path globs like \'~/.cache/**\' or \'*.log\''
@@ -114,7 +114,7 @@ const schema = z.object({
   rootfs: z.string({ error: 'option `rootfs`: expected \'host\', a directory, an archive path or an imported name' }).min(1).optional(),
   readonly: z.boolean({ error: 'option `readonly`: expected true or false' }).optional(),
   bind: z.array(z.union([bindString, z.object({ source: z.string(), target: z.string().optional(), readonly: z.boolean().optional() }).strict()],
-    { error: 'option `bind`: expected strings src[:dst[:ro]] or objects { source, target?, readonly? }' }),
+    { error: `option \`bind\`: expected strings ${BIND_FORMS} or objects { source, target?, readonly? }` }),
   { error: 'option `bind`: expected an array' }).optional(),
   writable: z.array(absolutePath('writable'), { error: 'option `writable`: expected an array of absolute paths' }).optional(),
   mask: z.array(absolutePath('mask'), { error: 'option `mask`: expected an array of absolute paths or ~/ paths' }).optional(),
