@@ -25,10 +25,11 @@ interface ProjectConfig { id: string, resolver?: string | null, testEnvironment:
 interface Project { config: ProjectConfig, moduleMap: unknown, resolver: unknown }
 
 const bootMs = Math.round(process.uptime() * 1000)
-const init = JSON.parse(process.argv[2] ?? '{}') as ChildInit
-const jestRequire = createRequire(init.facts.jestRunner)
 const projects = new Map<string, Project>()
 let globalConfig: unknown
+/** From the first `prepare` message (see ChildInit: argv stays as a stock worker's). */
+let init: ChildInit
+let jestRequire: NodeJS.Require
 
 /**
  * Every sandbox's Jest child is PID 2, and write-file-atomic (how @jest/transform writes
@@ -58,13 +59,18 @@ function separateCacheWrites (): void {
     }
   }
 }
-separateCacheWrites()
 
 function setLane (lane: number): void {
   process.env.JEST_WORKER_ID = String(lane)
   process.env[FACTS_VARIABLE] = JSON.stringify({ ...init.facts, lane })
 }
-setLane(init.facts.lane)
+
+function start (received: ChildInit): void {
+  init = received
+  jestRequire = createRequire(init.facts.jestRunner)
+  separateCacheWrites()
+  setLane(init.facts.lane)
+}
 
 function send (message: ChildMessage): Promise<void> {
   return new Promise((resolve) => {
@@ -103,6 +109,7 @@ const WARMUP_FILE = '/tmp/ns-sandbox-jest-warmup.test.js'
 
 async function prepare (message: Extract<HostMessage, { type: 'prepare' }>): Promise<void> {
   const started = performance.now()
+  if (jestRequire === undefined) start(message.init)
   globalConfig = message.globalConfig
   const { cacheDirectory } = message.project.config as { cacheDirectory?: string }
   if (typeof cacheDirectory === 'string') enableCompileCache(cacheDirectory)

@@ -26,7 +26,11 @@ export interface SandboxFacts {
   jestRunner: string
 }
 
-/** Arguments of the child entry (argv[2], JSON). */
+/**
+ * What the child needs before anything else; it comes with the first `prepare` message,
+ * not as an argument: `process.argv` must look like a stock Jest worker's
+ * (`[node, script]`), or a CLI parser a test runs on it (commander, yargs) fails.
+ */
 export interface ChildInit {
   facts: SandboxFacts
   /** Keep running after a file and wait for the next one. */
@@ -45,7 +49,7 @@ export interface RunContext {
 
 export type HostMessage =
   /** Load Jest and this project's transforms, environment and test framework; warm up when there is time to. */
-  | { type: 'prepare', globalConfig: unknown, project: ProjectPayload, testPath: string, warmUp: boolean }
+  | { type: 'prepare', init: ChildInit, globalConfig: unknown, project: ProjectPayload, testPath: string, warmUp: boolean }
   | { type: 'run', testPath: string, configId: string, project?: ProjectPayload, lane: number, context: RunContext }
   | { type: 'end' }
 

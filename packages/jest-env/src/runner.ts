@@ -127,14 +127,14 @@ export default class NsSandboxRunner {
     }
     // The configs and the module map go to every sandbox: encode them once per project.
     const prepared = new Map<string, string>()
-    const prepareWire = (plan: Plan, warmUp: boolean): string => {
+    const prepareWire = (plan: Plan, warmUp: boolean, init: ChildInit): string => {
       const config = plan.test.context.config
       let payload = prepared.get(config.id)
       if (payload === undefined) {
         payload = encode({ globalConfig: this.globalConfig, project: projectPayload(config, plan.test) })
         prepared.set(config.id, payload)
       }
-      return `{"type":"prepare","testPath":${JSON.stringify(plan.test.path)},"warmUp":${String(warmUp)},${payload.slice(1)}`
+      return `{"type":"prepare","init":${JSON.stringify(init)},"testPath":${JSON.stringify(plan.test.path)},"warmUp":${String(warmUp)},${payload.slice(1)}`
     }
     const childEnv = this.childEnvironment(jest)
     const runReport = new RunReport(core, this.globalConfig.rootDir)
@@ -160,14 +160,13 @@ export default class NsSandboxRunner {
         ...sandbox,
         writable: [...new Set([...(sandbox.writable ?? []), ...livePaths])],
         entry: CHILD_ENTRY,
-        args: [JSON.stringify(init)],
         execArgv: plainExecArgv(),
         env: childEnv,
         cwd: process.cwd(),
         ipc: true,
         serialization: 'json',
         stdio: ['ignore', 'pipe', 'pipe']
-      }, plan.test.path, prepareWire(plan, ahead))
+      }, plan.test.path, prepareWire(plan, ahead, init))
       child.projects.add(plan.test.context.config.id)
       return child
     }
