@@ -129,6 +129,38 @@ describe('buildMountPlan (host view)', () => {
     ])
   })
 
+  it('binds the generated /etc/hosts over the view\'s, after the views and before declared binds and masks', () => {
+    const hosts = { file: '/scratch/1/hosts', existing: 'file' } as const
+    const plan = buildMountPlan(input({
+      hosts,
+      binds: [{ source: '/opt/etc', target: '/etc', readonly: true }],
+      mask: ['/home/me/.npmrc'],
+      pathKinds: { '/opt/etc': 'dir', '/home/me/.npmrc': 'file' }
+    }))
+    const bound = plan.findIndex((s) => s.op === 'bind' && s.source === '/scratch/1/hosts')
+    assert.deepEqual(plan.slice(bound - 1, bound + 1), [
+      { op: 'file', path: '/scratch/1/root/etc/hosts' },
+      { op: 'bind', source: '/scratch/1/hosts', target: '/scratch/1/root/etc/hosts', readonly: false }
+    ])
+    assert.ok(plan.findIndex((s) => s.op === 'overlay' && s.lower === '/etc') < bound)
+    assert.ok(plan.findIndex((s) => s.op === 'bind' && s.source === '/opt/etc') > bound, 'a declared bind of /etc still wins')
+    assert.ok(plan.findIndex((s) => s.op === 'bind' && s.target === '/scratch/1/root/home/me/.npmrc') > bound)
+    // Read-only in a read-only view; none without a generated file.
+    assert.ok(buildMountPlan(input({ hosts, readonly: true })).some((s) => s.op === 'bind' && s.source === '/scratch/1/hosts' && s.readonly))
+    assert.ok(!buildMountPlan(input()).some((s) => 'target' in s && s.target === '/scratch/1/root/etc/hosts'))
+  })
+
+  it('creates /etc/hosts on a root filesystem that lacks it, unless it is read-only; leaves a symlink there alone', () => {
+    const onRootfs = (existing: 'file' | 'missing' | 'other', readonly = false): MountStep[] =>
+      buildMountPlan(input({ rootfsDir: '/cache/rootfs', listings: {}, readonly, hosts: { file: '/scratch/1/hosts', existing } }))
+        .filter((s) => ('target' in s ? s.target : s.path) === '/scratch/1/root/etc/hosts')
+    const made = [{ op: 'file', path: '/scratch/1/root/etc/hosts' }, { op: 'bind', source: '/scratch/1/hosts', target: '/scratch/1/root/etc/hosts', readonly: false }]
+    assert.deepEqual(onRootfs('missing'), made)
+    assert.deepEqual(onRootfs('file'), made)
+    assert.deepEqual(onRootfs('missing', true), [], 'no mount point can be made in a read-only root')
+    assert.deepEqual(onRootfs('other'), [])
+  })
+
   it('refuses a bind or live path that does not exist, or that the caller cannot reach', () => {
     assert.throws(() => buildMountPlan(input({ writable: ['/nope'], pathKinds: { '/nope': 'missing' } })),
       (error: unknown) => error instanceof PlanError && /writable.*\/nope does not exist/.test(error.message))

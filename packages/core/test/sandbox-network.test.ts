@@ -1,6 +1,7 @@
 /** Each sandbox has its own loopback; the host's services are out of reach unless asked for. */
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
+import fs from 'node:fs'
 import net from 'node:net'
 import { describe, it } from 'node:test'
 import { identities } from '../../../test/helpers/identity.js'
@@ -47,6 +48,23 @@ for (const who of identities()) {
       } finally {
         server.close()
       }
+    })
+
+    it('resolves its own hostname to 127.0.0.1, keeping the host\'s /etc/hosts entries and leaving the host\'s file unchanged', () => {
+      const hostFile = fs.readFileSync('/etc/hosts')
+      const lookup = `node -e "require('dns').lookup(require('os').hostname(), (e, a) => console.log(e ? e.code : a))"`
+      for (const network of ['loopback', 'none', 'host']) {
+        const run = sandboxSh(who, ['--hostname', 'box-1', '--network', network],
+          `getent hosts box-1; ${lookup}; cat /etc/hosts; echo 192.0.2.9 extra >> /etc/hosts && echo writable`)
+        assert.equal(run.status, 0, `${network}: ${run.stderr}`)
+        const [getent, dns, ...inside] = run.stdout.split('\n')
+        assert.match(getent ?? '', /^127\.0\.0\.1\s+box-1$/, network)
+        assert.equal(dns, '127.0.0.1', network)
+        // every host entry is still there, and the sandbox may edit its own copy
+        for (const line of hostFile.toString().split('\n').filter(Boolean)) assert.ok(inside.includes(line), `${network}: ${line}`)
+        assert.match(run.stdout, /^writable$/m)
+      }
+      assert.deepEqual(fs.readFileSync('/etc/hosts'), hostFile)
     })
 
     it('has only lo inside, up with loopback and down with none', () => {

@@ -22,7 +22,7 @@ for (const who of identities()) {
     it('runs a shell that sees only the archive, as PID 2 of its own tree, and leaves archive and cache unchanged', () => {
       const archiveBefore = fs.readFileSync(archive)
       const run = sandboxSh(who, ['--rootfs', archive, '--root', '--hostname', 'box', '--scratch-dir', path.join(work.dir, 'scratch')],
-        'hostname; echo $$; ls /; test -e /work && echo host-visible; echo edited > /etc/motd-nsb && rm /bin/ls && echo changed',
+        'hostname; echo $$; ls /; test -e /work && echo host-visible; echo edited > /etc/motd-nsb && rm /bin/ls && echo changed; grep -x "127.0.0.1.box" /etc/hosts',
         { env: { XDG_CACHE_HOME: cache }, cwd: '/' })
       assert.equal(run.status, 0, run.stderr)
       const lines = run.stdout.split('\n')
@@ -30,6 +30,8 @@ for (const who of identities()) {
       assert.equal(lines[1], '2')
       assert.doesNotMatch(run.stdout, /host-visible/)
       assert.match(run.stdout, /changed/)
+      // The archive has no /etc/hosts: the sandbox gets one naming its hostname.
+      assert.match(run.stdout, /^127\.0\.0\.1\tbox$/m)
       assert.deepEqual(fs.readFileSync(archive), archiveBefore)
       // A second run sees the pristine rootfs again: the cache was not modified.
       const cacheTree = snapshotTree(cache)

@@ -1,10 +1,14 @@
-/** Reads the host facts the pure mount planner works from. */
+/**
+ * Reads the host facts the pure mount planner works from, and writes the one file it
+ * binds: the sandbox's /etc/hosts.
+ */
 import fs from 'node:fs'
 import path from 'node:path'
 import { parseMountInfo } from '../plan/mountinfo.js'
 import { directoriesToList, type EntryKind, type HostEntry, type PathKind, type PlanInput } from '../plan/mount-plan.js'
 import type { ResolvedOptions } from '../options/schema.js'
 import { DirectoryFacts } from './dir-facts.js'
+import { writeHostsFile } from './hosts-file.js'
 
 const DEVICES = ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty']
 
@@ -96,6 +100,8 @@ export function gatherPlanInput (options: ResolvedOptions, context: PlanContext)
     keep: context.keep,
     exclude: context.exclude,
     devices: DEVICES.filter((device) => fs.existsSync(device)),
-    ownNetwork: options.network !== 'host'
+    ownNetwork: options.network !== 'host',
+    // Beside the root directory, in the sandbox's scratch (scratch.ts): removed with it.
+    hosts: writeHostsFile(path.dirname(context.rootDir), context.rootfsDir, options.hostname)
   }
 }

@@ -1,5 +1,6 @@
 /**
- * Host scratch space: `<base>/run-<runId>/<n>/{root,upper,work}`. The base lives in a
+ * Host scratch space: `<base>/run-<runId>/<n>/{root,layers,hosts}` (`hosts`: the
+ * sandbox's /etc/hosts, written by plan-input.ts). The base lives in a
  * world-writable place (/tmp by default), so it is checked like any file a privileged
  * tool trusts there: a real directory, ours, not reachable by others.
  */

@@ -6,7 +6,8 @@
  * Host view: a tmpfs root; each top-level host directory overlaid on its own
  * (overlaying `/` fails in a user namespace, its submounts are locked), recursing into
  * directories that hold mount points; fresh /proc, /dev, /tmp, /run, /var/tmp; /sys
- * read-only; then keep-paths, binds, live (writable) paths and masks.
+ * read-only; then keep-paths, /etc/hosts naming the hostname, binds, live (writable)
+ * paths and masks.
  */
 import path from 'node:path'
 import { isSameOrBelow, type MountInfoEntry } from './mountinfo.js'
@@ -65,6 +66,12 @@ export interface PlanInput {
   devices: readonly string[]
   /** The sandbox has its own network namespace, so it may mount a sysfs of its own. */
   ownNetwork: boolean
+  /**
+   * The sandbox's /etc/hosts: `file`, written by the host in scratch (the entries of the
+   * tree the sandbox sees, plus its hostname), bound over `existing`, what /etc/hosts is
+   * in that tree (never followed: a symlink there is left alone).
+   */
+  hosts?: { file: string, existing: 'file' | 'missing' | 'other' }
   /**
    * For the side-effect report: /tmp, /run, /var/tmp and /dev/shm become binds of empty
    * directories `<freshDir>/<layerId>` (read by the host afterwards) instead of tmpfs mounts.
@@ -204,7 +211,18 @@ export function buildMountPlan (input: PlanInput): MountStep[] {
   const visible = (hostPath: string): boolean => !hiddenByFreshFs(hostPath) ||
     [...broughtBack, ...input.writable, ...input.binds.map((b) => b.target)].some((shown) => isSameOrBelow(hostPath, shown))
 
-  // 4. Declared binds and live paths.
+  // 4. Its hostname resolves: the generated hosts file, a writable copy that dies with the
+  //    sandbox (read-only in readonly mode, where no mount point can be created either).
+  //    Before the declared binds, so a bind of /etc or /etc/hosts still wins.
+  if (input.hosts !== undefined) {
+    const target = at('/etc/hosts')
+    const { file, existing } = input.hosts
+    if (existing === 'file' || (existing === 'missing' && !input.readonly)) {
+      steps.push({ op: 'file', path: target }, { op: 'bind', source: file, target, readonly: input.readonly })
+    }
+  }
+
+  // 5. Declared binds and live paths.
   for (const bind of input.binds) {
     steps.push(mountPointFor(bind.source, at(bind.target), input.pathKinds[bind.source], 'bind'))
     steps.push({ op: 'bind', source: bind.source, target: at(bind.target), readonly: bind.readonly })
@@ -214,7 +232,7 @@ export function buildMountPlan (input: PlanInput): MountStep[] {
     steps.push({ op: 'bind', source: hostPath, target: at(hostPath), readonly: false })
   }
 
-  // 5. Masks last, so no bind can uncover a credential.
+  // 6. Masks last, so no bind can uncover a credential.
   for (const hostPath of input.mask) {
     if (!visible(hostPath)) continue // already hidden by a fresh filesystem
     // Missing or unreachable: nothing the sandbox could read there.
