@@ -6,8 +6,8 @@
  *   the sandbox prevents (cleaned up afterwards, also on failure);
  * - the environment without the runner (Jest 30 and 29): every file refused, no test
  *   code run, nothing left behind;
- * - the runner without the preset: only files with `@jest-environment ns-sandbox` go
- *   into a sandbox;
+ * - the runner without the preset, next to testEnvironment 'node': every file goes into
+ *   a sandbox all the same (test/jest-dropin.test.ts: other environments and presets);
  * - isolation 'worker' on two lanes; invalid options; --listTests and --shard;
  * - watch mode: an interrupt (a key press during a run) kills the running sandbox.
  *
@@ -78,12 +78,14 @@ describe('without the sandbox', () => {
 })
 
 describe('the runner in other configurations', () => {
-  test('runner without the preset: only files with a `@jest-environment ns-sandbox` docblock are sandboxed', async () => {
+  test('runner without the preset, next to testEnvironment \'node\': every file is sandboxed, in the project\'s environment', async () => {
     const fixture = await fixtureCopy()
-    const run = await runJest({ jest: JEST30(), fixture, identity: root, mode: 'docblock', args: ['--ci', '--selectProjects', 'app', '--testPathPatterns', 'identity|plain'] })
-    // identity.test.js asserts PID 2 and the sandbox's host name; plain.test.js that it has no sandbox.
-    assert.equal(statusOf(run, 'app/identity.test.js'), 'passed', messageOf(run, 'app/identity.test.js'))
-    assert.equal(statusOf(run, 'app/plain.test.js'), 'passed', messageOf(run, 'app/plain.test.js'))
+    const run = await runJest({ jest: JEST30(), fixture, identity: root, mode: 'runner', args: ['--ci', '--selectProjects', 'app'] })
+    // plain.test.js asserts it runs in a sandbox without the nsSandbox global (jest-environment-node);
+    // identity.test.js asks for the ns-sandbox environment with a docblock and gets it, in its sandbox.
+    assert.equal(run.files.size, 11, run.output)
+    for (const [file, result] of run.files) assert.equal(result.status, 'passed', `${file}: ${messageOf(run, file)}`)
+    assert.deepEqual(leftovers(fixture, root.home), [])
   })
 
   test('isolation \'worker\' on two lanes, cold transform cache: files share a lane\'s sandbox, the host stays unchanged', async () => {

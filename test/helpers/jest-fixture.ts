@@ -53,9 +53,9 @@ export async function freePort (): Promise<number> {
 }
 
 /** Copy the fixture (without generated files) next to a node_modules link, owned by `owner`. */
-export async function copyFixture (owner?: Identity, extra: Record<string, string> = {}): Promise<FixtureCopy> {
+export async function copyFixture (owner?: Identity, extra: Record<string, string> = {}, from = FIXTURE): Promise<FixtureCopy> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsb-jest-e2e-'))
-  fs.cpSync(FIXTURE, dir, {
+  fs.cpSync(from, dir, {
     recursive: true,
     filter: (source) => !/[\\/](__snapshots__|coverage|node_modules)$/.test(source)
   })
@@ -98,7 +98,7 @@ export interface RunOptions {
   jest: JestVersion
   fixture: FixtureCopy
   identity: Identity
-  mode?: 'sandbox' | 'stock' | 'env-only' | 'docblock'
+  mode?: 'sandbox' | 'stock' | 'env-only' | 'runner'
   args?: string[]
   env?: NodeJS.ProcessEnv
   timeoutMs?: number

@@ -124,6 +124,26 @@ export function projectLayer (testEnvironmentOptions: Record<string, unknown> | 
   return { where: `testEnvironmentOptions.sandbox of project ${project}`, value: testEnvironmentOptions?.sandbox }
 }
 
+/**
+ * Sandbox option names given directly in `testEnvironmentOptions` (`{ memory: '1GiB' }`)
+ * instead of under its `sandbox` key: the environment ignores them, so the sandbox would
+ * silently run without the limit they meant.
+ */
+export function misplacedOptions (core: Core, testEnvironmentOptions: Record<string, unknown> | undefined): string[] {
+  if (!isPlainObject(testEnvironmentOptions)) return []
+  const { sandbox: _sandbox, isolation, ...rest } = testEnvironmentOptions
+  const names = Object.keys(core.pickSandboxOptions(rest))
+  return isolation === undefined ? names : ['isolation', ...names]
+}
+
+export function misplacedOptionsWarning (project: string, names: readonly string[]): string {
+  const list = names.map((name) => `\`${name}\``).join(', ')
+  const [which, them] = names.length === 1 ? ['which is a sandbox option: it is', 'it'] : ['which are sandbox options: they are', 'them']
+  return `jest-environment-ns-sandbox: warning: testEnvironmentOptions of project ${project} has ${list}, ` +
+    `${which} ignored there and the sandboxes run without ${them}. ` +
+    `Put ${them} under testEnvironmentOptions.sandbox, e.g. testEnvironmentOptions: { sandbox: { ${names[0] ?? 'memory'}: ... } }\n`
+}
+
 export function runnerLayer (runnerOptions: unknown): OptionLayer {
   return { where: 'the runner options (runner: [path, options])', value: runnerOptions }
 }

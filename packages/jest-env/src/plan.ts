@@ -1,9 +1,8 @@
 /**
- * Per test file, before anything runs: does it go into a sandbox, with which options,
- * which live paths, and which files may share a sandbox (isolation 'worker').
+ * Per test file, before anything runs: its sandbox's options, its live paths, and which
+ * files may share a sandbox (isolation 'worker').
  */
 import fs from 'node:fs'
-import path from 'node:path'
 import type { Core } from './core'
 import type { HostJest } from './jest-host'
 import type { LivePaths } from './live-paths'
@@ -37,39 +36,11 @@ export interface Plan {
   error?: SerializedError
 }
 
-const OWN_ENVIRONMENT = path.join(__dirname, 'environment.js')
-const PACKAGE_NAME = 'jest-environment-ns-sandbox'
-
 type Pragmas = Record<string, string | string[] | undefined>
 
 export function projectName (config: ProjectConfig): string {
   const name = typeof config.displayName === 'string' ? config.displayName : config.displayName?.name
   return name === undefined ? config.rootDir : `"${name}" (${config.rootDir})`
-}
-
-function realpath (file: string): string {
-  try {
-    return fs.realpathSync(file)
-  } catch {
-    return file
-  }
-}
-
-/** Is this resolved environment module ours (this copy, or another install of the package)? */
-export function isOwnEnvironment (file: string | undefined): boolean {
-  if (file === undefined || !path.isAbsolute(file)) return false
-  const real = realpath(file)
-  if (real === realpath(OWN_ENVIRONMENT)) return true
-  for (let dir = path.dirname(real); dir !== path.dirname(dir); dir = path.dirname(dir)) {
-    const manifest = path.join(dir, 'package.json')
-    if (!fs.existsSync(manifest)) continue
-    try {
-      return (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { name?: string }).name === PACKAGE_NAME
-    } catch {
-      return false
-    }
-  }
-  return false
 }
 
 export class Planner {
@@ -89,32 +60,6 @@ export class Planner {
   pragmas (testPath: string): Pragmas {
     const docblock = this.jest.require('jest-docblock') as { extract: (text: string) => string, parse: (block: string) => Pragmas }
     return docblock.parse(docblock.extract(this.source(testPath)))
-  }
-
-  /**
-   * A file is sandboxed when its project's testEnvironment is ours (then every file
-   * of the project is, whatever its docblock says), or when its docblock names ours.
-   */
-  isSandboxed (test: Test): boolean {
-    const config = test.context.config
-    if (isOwnEnvironment(config.testEnvironment)) return true
-    const pragma = this.pragmas(test.path)['jest-environment']
-    if (typeof pragma !== 'string') return false
-    return isOwnEnvironment(this.resolveEnvironment(pragma, config))
-  }
-
-  private resolveEnvironment (name: string, config: ProjectConfig): string | undefined {
-    const { resolveTestEnvironment } = this.jest.require('jest-resolve') as {
-      resolveTestEnvironment?: (options: Record<string, unknown>) => string
-    }
-    try {
-      if (resolveTestEnvironment !== undefined) {
-        return resolveTestEnvironment({ ...config, testEnvironment: name, requireResolveFunction: require.resolve })
-      }
-    } catch {
-      // fall through
-    }
-    return /^(jest-environment-)?ns-sandbox$/.test(name) ? OWN_ENVIRONMENT : undefined
   }
 
   async plan (core: Core, live: LivePaths, test: Test, layers: readonly OptionLayer[]): Promise<Plan> {

@@ -1,15 +1,15 @@
 /**
  * `runner: 'jest-environment-ns-sandbox/runner'`: a Jest test runner (event-emitter
- * flavour) that runs every sandboxed test file in its own sandbox with the stock
- * in-band machinery of the host's Jest, and every other file with the stock runner.
+ * flavour) that runs every test file in its own sandbox with the stock in-band
+ * machinery of the host's Jest and the project's own test environment.
  */
 import path from 'node:path'
-import { loadCore } from './core'
+import { loadCore, type Core } from './core'
 import { Emitter, type Listener } from './emitter'
-import { hostJest, interop, type HostJest } from './jest-host'
+import { hostJest, type HostJest } from './jest-host'
 import { Lanes } from './lanes'
 import { LivePaths } from './live-paths'
-import { mergeLayers, projectLayer, runnerLayer, type OptionLayer } from './options'
+import { mergeLayers, misplacedOptions, misplacedOptionsWarning, projectLayer, runnerLayer, type OptionLayer } from './options'
 import { Planner, projectName, type Plan, type ProjectConfig, type Test } from './plan'
 import { FACTS_VARIABLE, encode, type ChildInit, type HostMessage, type SandboxFacts, type SerializedError, type TestEventName } from './protocol'
 import { RunReport } from './run-report'
@@ -38,13 +38,7 @@ interface TestResultLike {
   testExecError?: unknown
 }
 
-interface StockRunner {
-  runTests: (tests: Test[], watcher: TestWatcher, options: { serial: boolean }) => Promise<void>
-  on: (event: string, listener: (args: unknown) => unknown) => () => void
-}
-
 const CHILD_ENTRY = path.join(__dirname, 'child.js')
-const EVENTS = ['test-file-start', 'test-file-success', 'test-file-failure', 'test-case-start', 'test-case-result'] as const
 const PREFIX = 'jest-environment-ns-sandbox'
 
 function describeError (error: unknown): string {
@@ -57,6 +51,16 @@ function describeError (error: unknown): string {
 function plainExecArgv (): string[] {
   // A debugger flag would make every sandbox try to bind the same inspector port.
   return process.execArgv.filter((flag) => !/^--(inspect|debug)/.test(flag))
+}
+
+/** Projects already warned about (once per process: watch mode runs again and again). */
+const warned = new Set<string>()
+
+function warnMisplaced (core: Core, config: ProjectConfig): void {
+  const names = misplacedOptions(core, config.testEnvironmentOptions)
+  if (names.length === 0 || warned.has(config.id)) return
+  warned.add(config.id)
+  process.stderr.write(misplacedOptionsWarning(projectName(config), names))
 }
 
 export default class NsSandboxRunner {
@@ -73,27 +77,12 @@ export default class NsSandboxRunner {
     return this.events.on(event, listener)
   }
 
+  /** Every file goes into a sandbox: the runner is the opt-in, whatever the file's environment. */
   async runTests (tests: Test[], watcher: TestWatcher, options: { serial: boolean }): Promise<void> {
     trace('run-tests', { tests: tests.length, serial: options.serial })
+    if (tests.length === 0) return
     const jest = hostJest()
-    const planner = new Planner(jest)
-    const sandboxed: Test[] = []
-    const stock: Test[] = []
-    for (const test of tests) (planner.isSandboxed(test) ? sandboxed : stock).push(test)
-    if (stock.length > 0) await this.runStock(jest, stock, watcher, options)
-    if (sandboxed.length > 0 && !watcher.isInterrupted()) await this.runSandboxed(jest, planner, sandboxed, watcher, options)
-  }
-
-  /** Files that did not ask for a sandbox run exactly as the stock runner runs them. */
-  private async runStock (jest: HostJest, tests: Test[], watcher: TestWatcher, options: { serial: boolean }): Promise<void> {
-    const Runner = interop<new (globalConfig: unknown, context: unknown) => StockRunner>(jest.require(jest.runnerPath))
-    const runner = new Runner(this.globalConfig, this.context)
-    const unsubscribe = EVENTS.map((event) => runner.on(event, (args) => this.events.emit(event, args)))
-    try {
-      await runner.runTests(tests, watcher, options)
-    } finally {
-      for (const off of unsubscribe) off()
-    }
+    await this.runSandboxed(jest, new Planner(jest), tests, watcher, options)
   }
 
   private async runSandboxed (jest: HostJest, planner: Planner, tests: Test[], watcher: TestWatcher, options: { serial: boolean }): Promise<void> {
@@ -108,6 +97,7 @@ export default class NsSandboxRunner {
       if (layersByProject.has(config.id)) continue
       const layers = [runnerLayer(this.runnerOptions), projectLayer(config.testEnvironmentOptions, projectName(config))]
       mergeLayers(core, layers)
+      warnMisplaced(core, config)
       layersByProject.set(config.id, layers)
     }
     const plans: Plan[] = []

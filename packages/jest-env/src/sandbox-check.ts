@@ -59,10 +59,10 @@ export function notSandboxedMessage (testPath: string | undefined, problems: rea
   return [
     'jest-environment-ns-sandbox: this test file is not running inside a sandbox, so none of its code was run' +
       (testPath === undefined ? '.' : ` (${testPath}).`),
-    'The environment needs the runner that starts one sandbox per test file. Configure both, for example in jest.config.js:',
+    'The environment needs the runner that starts one sandbox per test file. Configure it, for example in jest.config.js:',
     "  module.exports = { preset: 'jest-environment-ns-sandbox' }",
-    'or, to sandbox only the files that ask for it with a `@jest-environment ns-sandbox` docblock:',
-    "  module.exports = { runner: 'jest-environment-ns-sandbox/runner' }",
+    'or keep your own preset and testEnvironment and add just the runner (every file is then sandboxed):',
+    "  module.exports = { preset: 'ts-jest', runner: 'jest-environment-ns-sandbox/runner' }",
     `(checked: ${problems.join('; ')})`
   ].join('\n')
 }
