@@ -71,7 +71,7 @@ try {
     const cg = createSandboxCgroup(process.env.NSB_CG_RUN, 'u', { memoryBytes: 33554432 })
     out.ok = true
     out.procsFiles = cg.procsFiles
-    out.limit = readFileSync(cg.procsFiles[0].replace(/cgroup\\.procs$/, 'memory.limit_in_bytes'), 'utf8').trim()
+    out.limit = readFileSync(cg.procsFiles[0].replace(/leaf\\/cgroup\\.procs$/, 'memory.limit_in_bytes'), 'utf8').trim()
     const joined = spawnSync('sh', ['-c', 'for f; do echo 0 > "$f" || exit 97; done; cat /proc/self/cgroup', 'sh', ...cg.procsFiles], { encoding: 'utf8' })
     out.joinStatus = joined.status
     out.joinStderr = joined.stderr
@@ -125,10 +125,10 @@ describe('cgroup v1 as an unprivileged user', { skip }, () => {
     const runId = `${RUN_PREFIX}-2`
     const accepted = runScript(user, runId, { NS_SANDBOX_CGROUP_PARENT: `/${name}` })
     assert.equal(accepted.ok, true, String(accepted.text))
-    assert.deepEqual(accepted.procsFiles, [`${delegated}/ns-sandbox-${user.uid}-run-${runId}/sb-u/cgroup.procs`])
+    assert.deepEqual(accepted.procsFiles, [`${delegated}/ns-sandbox-${user.uid}-run-${runId}/sb-u/leaf/cgroup.procs`])
     assert.equal(accepted.limit, String(32 * 1024 * 1024))
     assert.equal(accepted.joinStatus, 0, `the user's process could not join: ${String(accepted.joinStderr)}`)
-    assert.match(String(accepted.childCgroup), new RegExp(`:memory:/${name}/ns-sandbox-${user.uid}-run-${runId}/sb-u$`, 'm'))
+    assert.match(String(accepted.childCgroup), new RegExp(`:memory:/${name}/ns-sandbox-${user.uid}-run-${runId}/sb-u/leaf$`, 'm'))
     assert.deepEqual(subdirectories(delegated), [], 'remove() as the user left nothing behind')
     removeCgroupTree(delegated)
     assert.equal(existsSync(delegated), false)

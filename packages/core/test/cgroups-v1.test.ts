@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { describe, test } from 'node:test'
 import { createSandboxCgroup } from '../src/host/cgroups/index.js'
@@ -75,8 +75,9 @@ describe('cgroup v1', { skip }, () => {
     const [memoryDir, pidsDir, cpuDir] = ['memory', 'pids', 'cpu'].map((name) => {
       const file = cg.procsFiles.find((f) => f.startsWith(`${hierarchyFor(readCgroupHost(), name as 'memory')?.mountPoint}/`))
       assert.ok(file !== undefined, `no procs file for ${name} in ${cg.procsFiles.join(' ')}`)
-      assert.match(file, new RegExp(`/ns-sandbox-0-run-${runId}/sb-a/cgroup\\.procs$`))
-      return dirname(file)
+      // The limits on sb-a, the processes in its leaf (where the cgroup namespace is rooted).
+      assert.match(file, new RegExp(`/ns-sandbox-0-run-${runId}/sb-a/leaf/cgroup\\.procs$`))
+      return dirname(dirname(file))
     }) as [string, string, string]
     assert.equal(read(memoryDir, 'memory.limit_in_bytes'), String(64 * 1024 * 1024))
     if (existsSync(`${memoryDir}/memory.memsw.limit_in_bytes`)) assert.equal(read(memoryDir, 'memory.memsw.limit_in_bytes'), String(64 * 1024 * 1024))
@@ -87,8 +88,8 @@ describe('cgroup v1', { skip }, () => {
     const child = spawnJoined(cg, 'exec sleep 30')
     await waitFor('the process to join all three cgroups', () => cg.procsFiles.every((f) => procsOf(f).includes(child.pid!)))
     const own = readFileSync(`/proc/${child.pid}/cgroup`, 'utf8')
-    assert.match(own, new RegExp(`:memory:.*/ns-sandbox-0-run-${runId}/sb-a$`, 'm'))
-    assert.match(own, new RegExp(`:pids:/ns-sandbox-0-run-${runId}/sb-a$`, 'm'))
+    assert.match(own, new RegExp(`:memory:.*/ns-sandbox-0-run-${runId}/sb-a/leaf$`, 'm'))
+    assert.match(own, new RegExp(`:pids:/ns-sandbox-0-run-${runId}/sb-a/leaf$`, 'm'))
 
     cg.kill()
     assert.equal((await exited(child)).signal, 'SIGKILL')
@@ -125,8 +126,8 @@ describe('cgroup v1', { skip }, () => {
     t.after(() => one.remove())
     const two = createSandboxCgroup(runId, 'two', { pids: 5 })
     t.after(() => two.remove())
-    const runDir = dirname(dirname(one.procsFiles[0]!))
-    assert.equal(dirname(dirname(two.procsFiles[0]!)), runDir)
+    const runDir = dirname(dirname(dirname(one.procsFiles[0]!)))
+    assert.equal(dirname(dirname(dirname(two.procsFiles[0]!))), runDir)
     assert.throws(() => createSandboxCgroup(runId, 'two', { pids: 5 }), (error: unknown) => isSandboxError(error) && /used twice/.test(error.message))
     await one.remove()
     assert.equal(existsSync(runDir), true)
@@ -166,6 +167,25 @@ describe('cgroup v1', { skip }, () => {
     await exited(child)
     assert.ok(cg.readUsage().pidsLimitHits >= 1)
     await cg.remove()
-    assert.equal(existsSync(dirname(procs)), false)
+    assert.equal(existsSync(dirname(dirname(procs))), false)
+  })
+
+  test('contained: a cgroup of its own in every hierarchy, limits only where asked; cgroups made below go too', async (t) => {
+    const cg = createSandboxCgroup(newRunId(), 'contained', { pids: 10 }, true)
+    t.after(() => cg.remove())
+    const mounted = readCgroupHost().hierarchies.map((h) => h.mountPoint).sort()
+    const hierarchyOf = (file: string): string | undefined => mounted.find((point) => file.startsWith(`${point}/`))
+    assert.deepEqual(cg.procsFiles.map(hierarchyOf).sort(), mounted)
+    const pidsFile = cg.procsFiles.find((file) => hierarchyOf(file) === hierarchyFor(readCgroupHost(), 'pids')?.mountPoint)!
+    assert.match(pidsFile, /\/sb-contained\/leaf\/cgroup\.procs$/)
+    assert.ok(cg.procsFiles.filter((file) => file !== pidsFile).every((file) => /\/sb-contained\/cgroup\.procs$/.test(file)))
+    // What a sandbox may do in a hierarchy it mounts: make cgroups below its own.
+    const made = cg.procsFiles.map((file) => `${dirname(file)}/made-inside/deeper`)
+    for (const dir of made) mkdirSync(dir, { recursive: true })
+    const child = spawnJoined(cg, 'sleep 30')
+    await waitFor('the process to join', () => cg.procsFiles.every((f) => procsOf(f).includes(child.pid!)))
+    await cg.remove()
+    await exited(child)
+    assert.deepEqual(cg.procsFiles.map(dirname).filter(existsSync), [])
   })
 })

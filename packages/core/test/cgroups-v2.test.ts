@@ -194,7 +194,7 @@ describe('cgroup v2', { skip }, () => {
       assert.deepEqual(procsOf(`${leaf}/cgroup.procs`), [host.pid])
       assert.deepEqual(procsOf(`${testParent}/cgroup.procs`), [])
       assert.ok(parseControllerList(readFileSync(`${testParent}/cgroup.subtree_control`, 'utf8')).includes('hugetlb'))
-      const sb = dirname(cg.procsFiles[0]!)
+      const sb = dirname(dirname(cg.procsFiles[0]!))
       assert.equal(dirname(dirname(sb)), testParent, 'the run parent sits beside the leaf, not in it')
       assert.ok(parseControllerList(readFileSync(`${sb}/cgroup.controllers`, 'utf8')).includes('hugetlb'))
 
@@ -202,7 +202,7 @@ describe('cgroup v2', { skip }, () => {
       const { host: moved } = v2Host({ procCgroup: `0::${ownPath}/ns-sandbox-0-host-${host.pid}\n`, pid: host.pid })
       const second = createInHierarchies(moved, runId, 'y', {}, [{ h, controllers: [hugetlb] }])
       t.after(() => second.remove())
-      assert.equal(dirname(dirname(dirname(second.procsFiles[0]!))), testParent)
+      assert.equal(dirname(dirname(dirname(dirname(second.procsFiles[0]!)))), testParent)
       await second.remove()
       await cg.remove()
       assert.equal(existsSync(dirname(sb)), false)

@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
 import { identities, type Identity } from '../../../test/helpers/identity.js'
-import { cliAsync, sandboxCgroups, sandboxSh, waitFor } from './helpers/cli.js'
+import { cliAsync, sandboxCgroups, sandboxSh, tempDirFor, waitFor } from './helpers/cli.js'
 
 const CONTROLLERS = ['memory', 'pids', 'cpu']
 
@@ -29,6 +29,12 @@ function delegateCgroups (who: Identity): NodeJS.ProcessEnv {
   })
   return { NS_SANDBOX_CGROUP_PARENT: `/${name}` }
 }
+
+/** Starts 60 sleeps (a failed spawn is no error here), then counts the sandbox's processes. */
+const FORKER = `const { spawn } = require('child_process')
+for (let i = 0; i < 60; i++) { try { spawn('sleep', ['5'], { stdio: 'ignore' }).on('error', () => {}) } catch {} }
+setTimeout(() => { console.log('running ' + require('fs').readdirSync('/proc').filter((name) => /^[0-9]+$/.test(name)).length); process.exit(0) }, 500)
+`
 
 function lastJson (stderr: string): Record<string, unknown> {
   const line = stderr.trim().split('\n').reverse().find((l) => l.startsWith('{'))
@@ -88,5 +94,48 @@ for (const who of identities()) {
       }
       await waitFor(() => sandboxCgroups(`ns-sandbox-${who.uid}-run-`).length === 0)
     })
+
+    // The attack of issue #16: mount the cgroup hierarchies inside (a user namespace of the
+    // sandbox's own, or --root's capabilities) and lift the sandbox's own limits. Not in
+    // root's default mode: its namespace maps host uid 0, which only CAP_SETFCAP may map again.
+    for (const mode of who.uid === 0 ? [['--root']] : [[], ['--root']]) {
+      const mountOwn = (controllers: string[], then: string): string => `${mode.length > 0 ? '' : 'unshare -UrmC '}sh -c '
+        for c in ${controllers.join(' ')}; do mkdir -p /tmp/cg/$c && mount -t cgroup -o $c none /tmp/cg/$c || exit 99; done
+        ${then}'`
+
+      it(`keeps the limits where the sandbox cannot lift them (${['run', ...mode].join(' ')})`, () => {
+        const work = tempDirFor(who, 'nsb-lift-')
+        try {
+          fs.writeFileSync(path.join(work.dir, 'fork.cjs'), FORKER)
+          fs.writeFileSync(path.join(work.dir, 'hog.cjs'), 'const a = []; for (let i = 0; i < 200; i++) a.push(Buffer.alloc(1 << 20, 1)); console.log("allocated")')
+          const pids = sandboxSh(who, [...mode, '--pids', '24', '--json'], mountOwn(['pids'], `
+            echo max > /tmp/cg/pids/pids.max || exit 98
+            ${process.execPath} fork.cjs`), { env, cwd: work.dir })
+          assert.match(pids.stdout, /running \d+/, pids.stderr)
+          assert.ok(Number(/running (\d+)/.exec(pids.stdout)?.[1]) <= 24, pids.stdout)
+          assert.equal(lastJson(pids.stderr).reason, 'pids', pids.stderr)
+
+          const memory = sandboxSh(who, [...mode, '--memory', '64MiB', '--json'], mountOwn(['memory'], `
+            echo -1 > /tmp/cg/memory/memory.memsw.limit_in_bytes 2>/dev/null; echo -1 > /tmp/cg/memory/memory.limit_in_bytes || exit 98
+            ${process.execPath} hog.cjs`), { env, cwd: work.dir })
+          assert.doesNotMatch(memory.stdout, /allocated/, memory.stderr)
+          assert.equal(lastJson(memory.stderr).reason, 'oom', memory.stderr)
+        } finally {
+          work.remove()
+        }
+      })
+
+      it(`shows no host cgroup in a hierarchy it mounts, and what it creates there goes with it (${['run', ...mode].join(' ')})`, () => {
+        const probe = `nsb-escape-probe-${process.pid}-${who.uid}-${mode.length}`
+        const run = sandboxSh(who, mode, mountOwn(['freezer', 'memory'], `
+          mkdir /tmp/cg/freezer/${probe} 2>/dev/null && echo created
+          echo "seen: $(find /tmp/cg -mindepth 2 -maxdepth 2 -type d ! -name ${probe} | wc -l)"`), { env })
+        assert.equal(run.status, 0, run.stderr)
+        assert.match(run.stdout, /seen: 0/, 'the mounted hierarchies show the sandbox\'s own (empty) cgroup as their root')
+        const left = spawnSync('find', ['/sys/fs/cgroup', '-maxdepth', '8', '-name', probe], { encoding: 'utf8' }).stdout.trim()
+        assert.equal(left, '', 'nothing the sandbox created in a cgroup hierarchy is left on the host')
+        if (who.uid === 0) assert.match(run.stdout, /created/, 'root\'s sandbox with --root may create cgroups: in its own')
+      })
+    }
   })
 }

@@ -14,10 +14,11 @@ for attempt in 1 2 3 4 5 6 7 8 9 10; do
   left=0
   for root in "$@"; do
     for dir in $(find "$root" -maxdepth 6 -type d -name "$cgroup_name" 2>/dev/null); do
-      for procs in "$dir"/*/cgroup.procs "$dir"/cgroup.procs; do
-        [ -f "$procs" ] && for pid in $(cat "$procs" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+      # Sandboxes, their leaves and whatever cgroups a sandbox made below: deepest last to die, first to go.
+      for procs in $(find "$dir" -maxdepth 40 -name cgroup.procs 2>/dev/null); do
+        for pid in $(cat "$procs" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
       done
-      for child in "$dir"/*/; do [ -d "$child" ] && rmdir "$child" 2>/dev/null; done
+      find "$dir" -mindepth 1 -maxdepth 40 -depth -type d -exec rmdir {} + 2>/dev/null
       rmdir "$dir" 2>/dev/null || left=1
     done
   done

@@ -485,7 +485,7 @@ export async function spawnSandbox (options: SpawnSandboxOptions): Promise<Sandb
       if (sandboxCount === 0) safely(() => removeStaleCgroups(isRunAlive))
       return createSandboxCgroup(currentRunId(), String(++sandboxCount), {
         memoryBytes: resolved.memoryBytes, pids: resolved.pids, cpus: resolved.cpus
-      })
+      }, resolved.root || process.getuid?.() !== 0)
     })
   } catch (error) {
     // Nothing ran yet: the init is still starting, or never will (spawn failed).

@@ -1,13 +1,24 @@
 /**
- * One sandbox's cgroups: `<parent>/ns-sandbox-<uid>-run-<runId>/sb-<sandboxId>` in each hierarchy that
- * holds a controller the limits need (v1: one per controller hierarchy; v2: one).
+ * One sandbox's cgroups: `<parent>/ns-sandbox-<uid>-run-<runId>/sb-<sandboxId>` in every hierarchy
+ * where the caller may create cgroups (issue #16):
+ *
+ * - where a limit's controller lives, the limits sit on `sb-<id>` and the sandbox runs in its
+ *   child `sb-<id>/leaf`. The init roots the sandbox's cgroup namespace at the leaf: a cgroupfs
+ *   the sandbox mounts (with `root`, or in a user namespace of its own) shows the leaf as its
+ *   root, so the files holding the limits, owned by the caller's uid like the sandbox, are out
+ *   of its reach;
+ * - every other hierarchy the caller can write gets a plain `sb-<id>`, so a cgroupfs mounted
+ *   inside never shows (nor lets the sandbox create cgroups in) the host's own cgroups.
+ *
+ * Hierarchies the caller cannot write are left alone: the sandbox, with the caller's uid and no
+ * capability over the host's files, cannot write them either.
  */
 import { mkdirSync, rmdirSync } from 'node:fs'
 import { SandboxError } from '../../errors.js'
 import { hierarchyFor, readCgroupHost, resolveParent } from './detect.js'
-import type { CgroupHost, Controller, Hierarchy } from './detect.js'
+import type { CgroupHost, Controller, Hierarchy, ParentChoice } from './detect.js'
 import { CPU_MIN_QUOTA_US, CPU_PERIOD_US, cpuQuotaMicros, isSafeIdPart, runDirName, sandboxDirName } from './formats.js'
-import { errnoOf, killListed, livePids, sleep } from './io.js'
+import { errnoOf, killListed, livePids, sleep, subdirectories } from './io.js'
 import { LIMIT_NAMES, controllerMissing, delegationFixes } from './messages.js'
 import { applyV1Limits, prepareV1Dir, readV1Usage } from './v1.js'
 import { applyV2Limits, enableV2Controllers, killV2, readV2Usage } from './v2.js'
@@ -24,7 +35,12 @@ interface Part {
   controllers: Controller[]
   runDir: string
   dir: string
+  /** Where the sandbox's processes go: `<dir>/leaf` when `dir` holds limits, else `dir`. */
+  procsDir: string
 }
+
+/** The child of a limited sandbox cgroup that holds its processes (and roots its cgroup namespace). */
+export const LEAF_NAME = 'leaf'
 
 /** Run parents this process created or checked, with the controllers already set up for their children. */
 const runDirs = new Map<string, Set<Controller>>()
@@ -117,9 +133,16 @@ function ensureRunDir (host: CgroupHost, plan: HierarchyPlan, parentDir: string,
   if (plan.h.version === 2) enableV2Controllers(host, parentDir, plan.controllers, parentIsOwn)
   if (makeDir(runDir)) created.push(runDir)
   if (plan.h.version === 2) enableV2Controllers(host, runDir, plan.controllers, false)
-  else prepareV1Dir(runDir, plan.controllers)
+  else prepareV1Dir(runDir, plan.controllers, plan.h.controllers)
   runDirs.set(runDir, new Set([...(known ?? []), ...plan.controllers]))
   return runDir
+}
+
+/** Limits go where NS_SANDBOX_CGROUP_PARENT says; a hierarchy without limits falls back to this process's cgroup. */
+function parentFor (host: CgroupHost, plan: HierarchyPlan): ParentChoice {
+  const chosen = resolveParent(host, plan.h, plan.h.version === 2 && plan.controllers.length > 0)
+  if (chosen.ok || plan.controllers.length > 0 || host.parentOverride === undefined) return chosen
+  return resolveParent({ ...host, parentOverride: undefined }, plan.h, false)
 }
 
 /**
@@ -131,7 +154,7 @@ export function createInHierarchies (host: CgroupHost, runId: string, sandboxId:
     if (!isSafeIdPart(value)) throw new SandboxError('NSB_INVALID_OPTION', `${what} ${JSON.stringify(value)} cannot name a cgroup: use letters, digits, '.', '_' and '-' only (at most 128).`)
   }
   // Where each hierarchy's cgroups go; report every hierarchy that cannot be used at once.
-  const parents = plans.map((plan) => ({ plan, parent: resolveParent(host, plan.h, plan.h.version === 2 && plan.controllers.length > 0) }))
+  const parents = plans.map((plan) => ({ plan, parent: parentFor(host, plan) }))
   const problems = parents.flatMap(({ plan, parent }) => parent.ok ? [] : [{ plan, parent }])
   if (problems.length > 0) {
     const notDelegated = problems.some(({ parent }) => parent.code === 'NSB_CGROUP_NOT_DELEGATED')
@@ -171,16 +194,29 @@ export function createInHierarchies (host: CgroupHost, runId: string, sandboxId:
           throw mkdirError(dir, again)
         }
       }
-      parts.push({ version: plan.h.version, controllers: plan.controllers, runDir, dir })
+      const limited = plan.controllers.length > 0
+      const procsDir = limited ? `${dir}/${LEAF_NAME}` : dir
+      parts.push({ version: plan.h.version, controllers: plan.controllers, runDir, dir, procsDir })
       if (plan.h.version === 1) {
-        prepareV1Dir(dir, plan.controllers)
+        prepareV1Dir(dir, plan.controllers, plan.h.controllers)
         applyV1Limits(dir, plan.controllers, limits)
       } else {
         applyV2Limits(dir, plan.controllers, limits)
       }
+      if (limited) {
+        try {
+          mkdirSync(procsDir)
+        } catch (error) {
+          throw mkdirError(procsDir, error)
+        }
+        if (plan.h.version === 1) prepareV1Dir(procsDir, plan.controllers, plan.h.controllers)
+      }
     }
   } catch (error) {
-    for (const part of parts) removeDirQuietly(part.dir)
+    for (const part of parts) {
+      removeDirQuietly(part.procsDir)
+      removeDirQuietly(part.dir)
+    }
     for (const runDir of new Set([...parts.map((part) => part.runDir), ...createdRunDirs])) releaseRunDir(runDir)
     throw error
   }
@@ -200,17 +236,20 @@ class CgroupHandle implements SandboxCgroup {
   constructor (parts: Part[], limits: CgroupLimits) {
     this.#parts = parts
     this.limits = { ...limits }
-    this.procsFiles = parts.map((part) => `${part.dir}/cgroup.procs`)
+    this.procsFiles = parts.map((part) => `${part.procsDir}/cgroup.procs`)
   }
 
   readUsage (): CgroupUsage {
     if (this.#removed && this.#finalUsage !== undefined) return { ...this.#finalUsage }
     const usage: CgroupUsage = { oomKills: 0, pidsLimitHits: 0 }
     for (const part of this.#parts) {
-      const read = part.version === 1 ? readV1Usage(part.dir, part.controllers) : readV2Usage(part.dir, part.controllers)
-      usage.oomKills += read.oomKills ?? 0
-      usage.pidsLimitHits += read.pidsLimitHits ?? 0
-      if (read.memoryPeakBytes !== undefined) usage.memoryPeakBytes = read.memoryPeakBytes
+      if (part.controllers.length === 0) continue
+      // The limits' own counters; the leaf's too, for kernels that count an event only
+      // where it happened (an OOM kill in the leaf, charged to the limit above it).
+      const [read, leaf] = [part.dir, part.procsDir].map((dir) => part.version === 1 ? readV1Usage(dir, part.controllers) : readV2Usage(dir, part.controllers))
+      usage.oomKills += Math.max(read?.oomKills ?? 0, leaf?.oomKills ?? 0)
+      usage.pidsLimitHits += Math.max(read?.pidsLimitHits ?? 0, leaf?.pidsLimitHits ?? 0)
+      if (read?.memoryPeakBytes !== undefined) usage.memoryPeakBytes = read.memoryPeakBytes
     }
     return usage
   }
@@ -219,7 +258,8 @@ class CgroupHandle implements SandboxCgroup {
     const fallback: string[] = []
     for (const part of this.#parts) {
       if (part.version === 2 && killV2(part.dir)) continue
-      fallback.push(`${part.dir}/cgroup.procs`)
+      // The sandbox may have made cgroups of its own below its leaf.
+      fallback.push(...cgroupsBelow(part.dir).map((dir) => `${dir}/cgroup.procs`))
     }
     if (fallback.length > 0) killListed(fallback)
   }
@@ -239,18 +279,19 @@ class CgroupHandle implements SandboxCgroup {
     this.kill()
     this.#finalUsage ??= this.readUsage()
     const deadline = Date.now() + REMOVE_TIMEOUT_MS
-    for (const part of this.#parts) {
+    // Deepest first: the leaf and whatever cgroups the sandbox made below it.
+    for (const dir of this.#parts.flatMap((part) => cgroupsBelow(part.dir).reverse())) {
       for (let attempt = 0; ; attempt++) {
         try {
-          rmdirSync(part.dir)
+          rmdirSync(dir)
           break
         } catch (error) {
           const errno = errnoOf(error)
           if (errno === 'ENOENT') break
           if ((errno !== 'EBUSY' && errno !== 'ENOTEMPTY') || Date.now() > deadline) {
-            const left = livePids(`${part.dir}/cgroup.procs`)
+            const left = livePids(`${dir}/cgroup.procs`)
             throw new SandboxError('NSB_CGROUP_UNAVAILABLE',
-              `cannot remove cgroup ${part.dir}: ${errno ?? String(error)}${left.length > 0 ? ` (pids still in it: ${left.join(', ')})` : ''}. ` +
+              `cannot remove cgroup ${dir}: ${errno ?? String(error)}${left.length > 0 ? ` (pids still in it: ${left.join(', ')})` : ''}. ` +
               'Fix: none needed now; a later run removes it as stale once it is empty (`find /sys/fs/cgroup -name "ns-sandbox-*"` lists leftovers).',
               { cause: error })
           }
@@ -276,9 +317,40 @@ function noCgroup (limits: CgroupLimits): SandboxCgroup {
   }
 }
 
-export function createSandboxCgroup (runId: string, sandboxId: string, limits: CgroupLimits): SandboxCgroup {
+/** `dir` and every cgroup below it, parents before children (bounded: the sandbox may nest its own). */
+function cgroupsBelow (dir: string, depth = 0): string[] {
+  if (depth > 32) return [dir]
+  return [dir, ...subdirectories(dir).flatMap((name) => cgroupsBelow(`${dir}/${name}`, depth + 1))]
+}
+
+/**
+ * The hierarchies no limit needs where the caller may create cgroups: NS_SANDBOX_CGROUP_PARENT
+ * when it is usable there, else this process's own cgroup when it is writable. Where neither
+ * is, the sandbox, with the caller's uid, cannot write the cgroups it would see either.
+ * Only asked for where the sandbox could write a cgroup it mounts (`SandboxCgroupScope`).
+ */
+export function containmentPlans (host: CgroupHost, limited: readonly HierarchyPlan[]): HierarchyPlan[] {
+  return host.hierarchies
+    .filter((h) => !limited.some((plan) => plan.h === h))
+    .filter((h) => parentFor(host, { h, controllers: [] }).ok)
+    .map((h) => ({ h, controllers: [] }))
+}
+
+/**
+ * `contain`: give the sandbox a cgroup of its own in every hierarchy the caller may write,
+ * not only where a limit needs one. Needed when the sandbox could mount a cgroupfs and write
+ * there: with `root` (the namespace's capabilities; as host root, over every cgroup), and for
+ * a caller other than root (a user namespace of the sandbox's own maps that uid, which owns
+ * its delegated cgroups). Not for root without `root`: a nested user namespace cannot map
+ * uid 0 without CAP_SETFCAP, and an unmapped one may not mount cgroupfs (EPERM, measured);
+ * joining a v1 hierarchy costs ~1-4 ms of every start here (DESIGN.md, cgroups).
+ */
+export function createSandboxCgroup (runId: string, sandboxId: string, limits: CgroupLimits, contain = false): SandboxCgroup {
   const needed = neededControllers(limits)
-  if (needed.length === 0) return noCgroup(limits)
+  if (needed.length === 0 && !contain) return noCgroup(limits)
   const host = readCgroupHost()
-  return createInHierarchies(host, runId, sandboxId, limits, planHierarchies(host, needed))
+  const limited = needed.length === 0 ? [] : planHierarchies(host, needed)
+  const plans = [...limited, ...(contain ? containmentPlans(host, limited) : [])]
+  if (plans.length === 0) return noCgroup(limits)
+  return createInHierarchies(host, runId, sandboxId, limits, plans)
 }

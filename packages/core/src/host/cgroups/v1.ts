@@ -1,4 +1,5 @@
 /** cgroup v1: one hierarchy per controller (or co-mounted group); files per cgroup-v1/*.rst. */
+import { dirname } from 'node:path'
 import type { Controller } from './detect.js'
 import { CPU_PERIOD_US, cpuQuotaMicros, parseOomControl, parseSingleValue } from './formats.js'
 import { exists, readPidsLimitHits, readQuietly, writeCgroupFile } from './io.js'
@@ -6,18 +7,27 @@ import { writeOrThrow } from './messages.js'
 import type { CgroupLimits, CgroupUsage } from './types.js'
 
 /**
- * Set up a freshly created v1 cgroup (the run parent, then each sandbox child) before anything joins it.
- * memory.use_hierarchy=1 makes a cgroup's counters and limits cover its children; kernels since 5.x
- * always behave so and accept only 1. A failure is harmless (the limits sit on the sandbox cgroup itself).
+ * Set up a freshly created v1 cgroup (the run parent, each sandbox cgroup and its leaf) before
+ * anything joins it. memory.use_hierarchy=1 makes a cgroup's counters and limits cover its
+ * children; kernels since 5.x always behave so and accept only 1. A failure is harmless (the
+ * limits sit on the sandbox cgroup itself). A new cpuset cgroup has no CPUs and no memory nodes
+ * (unless the parent has cgroup.clone_children), and nothing can join it: take the parent's.
  */
-export function prepareV1Dir (dir: string, controllers: readonly Controller[]): void {
-  if (!controllers.includes('memory')) return
-  const path = `${dir}/memory.use_hierarchy`
-  if (readQuietly(path)?.trim() === '0') {
-    try {
-      writeCgroupFile(path, '1')
-    } catch {
-      // EINVAL when the parent is not hierarchical and this cgroup is not empty: nothing to lose.
+export function prepareV1Dir (dir: string, controllers: readonly Controller[], hierarchyControllers: readonly string[] = controllers): void {
+  if (controllers.includes('memory')) {
+    const path = `${dir}/memory.use_hierarchy`
+    if (readQuietly(path)?.trim() === '0') {
+      try {
+        writeCgroupFile(path, '1')
+      } catch {
+        // EINVAL when the parent is not hierarchical and this cgroup is not empty: nothing to lose.
+      }
+    }
+  }
+  if (hierarchyControllers.includes('cpuset')) {
+    for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+      if ((readQuietly(`${dir}/${file}`) ?? '').trim() !== '') continue
+      writeOrThrow(`${dir}/${file}`, (readQuietly(`${dirname(dir)}/${file}`) ?? '').trim(), 'cpuset of the sandbox\'s cgroup')
     }
   }
 }
