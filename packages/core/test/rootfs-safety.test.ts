@@ -2,6 +2,7 @@
  * Hostile and broken archives: each case asserts the error code, that nothing changed
  * outside the cache, and that the cache holds no partial entry and no temp directory.
  */
+import { execFileSync, spawnSync } from 'node:child_process'
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
@@ -20,6 +21,8 @@ import type { Workspace } from '../../../fixtures/rootfs/workspace.js'
 import { needsMachine } from '../../../test/helpers/machine.js'
 
 const isRoot = process.getuid?.() === 0
+/** GNU tar writes the sparse archives of the sparse test (`tar -S`). */
+const gnuTarMissing = needsMachine(/GNU tar/.test(spawnSync('tar', ['--version'], { encoding: 'utf8' }).stdout ?? '') ? false : 'GNU tar (apt-get install tar)')
 
 const withWorkspace = (run: (ws: Workspace) => Promise<void>): Promise<void> => withFreshWorkspace('nsb-rootfs-', run)
 
@@ -328,6 +331,36 @@ describe('rootfs import: broken and unsupported archives', () => {
       const bad = ws.file('corrupt.tar')
       await fs.writeFile(bad, corrupt)
       await expectRefused(ws, bad, 'NSB_ROOTFS_INVALID')
+    })
+  })
+
+  it('refuses GNU tar\'s sparse members (old GNU and every PAX version), naming them', { skip: gnuTarMissing }, async () => {
+    await withWorkspace(async (ws) => {
+      // Genuinely sparse: 10 MiB of hole and one byte; and, apart, one with many holes,
+      // whose old GNU header needs extension blocks (more than 4 data runs).
+      const source = ws.file('sparse-src')
+      const holes = ws.file('holes-src')
+      await fs.mkdir(path.join(source, 'data'), { recursive: true })
+      await fs.mkdir(path.join(holes, 'data'), { recursive: true })
+      execFileSync('sh', ['-c', 'truncate -s 10M data/big && printf x >> data/big'], { cwd: source })
+      execFileSync('sh', ['-c', 'for i in 1 2 3 4 5 6 7; do printf y | dd of=data/holes bs=1 seek=$((i * 1048576)) conv=notrunc status=none; done'], { cwd: holes })
+      for (const file of [path.join(source, 'data/big'), path.join(holes, 'data/holes')]) {
+        const stat = await fs.stat(file)
+        assert.ok(stat.blocks * 512 < stat.size, `${file}: the file system under the workspace keeps holes`)
+      }
+      await fs.writeFile(path.join(source, 'data/plain'), 'plain\n')
+      for (const [name, flags, member] of [
+        ['gnu.tar', ['--format=gnu'], /the member data\/big has a tar type this import cannot read, most likely a GNU sparse file .*without -S/],
+        ['pax.tar', ['--format=pax'], /the sparse member \.\/data\/big \(GNU PAX sparse format\) is not supported; repack .*without -S/],
+        ['pax-0.0.tar', ['--format=pax', '--sparse-version=0.0'], /the sparse member data\/big \(GNU PAX sparse format\)/],
+        ['pax-0.1.tar', ['--format=pax', '--sparse-version=0.1'], /the sparse member \.\/data\/big \(GNU PAX sparse format\)/],
+        ['pax-1.0.tar', ['--format=pax', '--sparse-version=1.0'], /the sparse member \.\/data\/big \(GNU PAX sparse format\)/],
+        ['holes.tar', ['--format=gnu'], /the member data\/holes has a tar type .*GNU sparse/]
+      ] as Array<[string, string[], RegExp]>) {
+        const archive = ws.file(name)
+        execFileSync('tar', ['-S', ...flags, '-cf', archive, '-C', name === 'holes.tar' ? holes : source, '.'])
+        await expectRefused(ws, archive, 'NSB_ROOTFS_UNSUPPORTED_FORMAT', member)
+      }
     })
   })
 

@@ -5,6 +5,7 @@
  * - regular files, directories, symlinks (any target: they are resolved inside the
  *   sandbox's root later) and hard links (only to earlier members) are created;
  * - device nodes and FIFOs are skipped with one warning (the sandbox provides /dev);
+ * - sparse members and members of unknown type are refused (unsupported-member.ts);
  * - setuid/setgid bits of files are dropped unless `allowSetuid` (one warning);
  * - the entry count and the unpacked bytes are limited (ExtractBudget);
  * - in image layers, whiteouts are applied: `.wh.<name>` removes `<name>` from lower
@@ -13,6 +14,7 @@
 import { SandboxError } from '../errors.js'
 import { entryPathParts, joinParts } from './entry-path.js'
 import { readTar } from './tar-reader.js'
+import { unsupportedMember } from './unsupported-member.js'
 import type { EntryBody, TarHeader } from './tar-reader.js'
 import type { TreeWriter, EntryMeta } from './tree-writer.js'
 import type { ExtractBudget } from './limits.js'
@@ -79,6 +81,8 @@ export async function extractTar (tar: AsyncIterable<Buffer>, options: ExtractTa
     budget.addEntry()
     const parts = entryPathParts(header.name, archive)
     const member = joinParts(parts)
+    const refused = unsupportedMember(header, member, archive)
+    if (refused !== undefined) throw refused
     const base = parts[parts.length - 1]
     if (options.layer && base !== undefined && base.startsWith(WHITEOUT_PREFIX)) {
       await handleWhiteout(parts, member)

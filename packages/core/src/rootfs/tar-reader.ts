@@ -59,6 +59,9 @@ export async function readTar (input: AsyncIterable<Buffer>, archive: string, on
       onEntry(header, entryBody(source as unknown as Source, header.size ?? 0)).then(() => { next() }, (error: unknown) => {
         handlerError = error
         failed = true
+        // A refused entry's unread body is destroyed with the parser, with this same error:
+        // unheard, it would be an uncaught exception.
+        source.on('error', () => {})
         next(error instanceof Error ? error : new Error(String(error)))
       })
     })
