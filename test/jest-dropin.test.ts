@@ -12,7 +12,7 @@ import assert from 'node:assert/strict'
 import path from 'node:path'
 import { after, describe, test } from 'node:test'
 import { rootIdentity } from './helpers/identity.js'
-import { JEST29, JEST30, ROOT, copyFixture, runJest, type FixtureCopy, type JestRun } from './helpers/jest-fixture.js'
+import { JEST29, JEST30, ROOT, copyFixture, outcomesOf, runJest, type FixtureCopy } from './helpers/jest-fixture.js'
 
 const DROPIN = path.join(ROOT, 'fixtures', 'jest-dropin')
 const root = rootIdentity()
@@ -29,16 +29,6 @@ const EXPECTED = [
   'ts/typed.test.ts > compiled by ts-jest, run where the config says'
 ]
 
-/** `file > test` -> status, plus a file's own failure (one that ran no test). */
-function outcomes (run: JestRun): Map<string, string> {
-  const found = new Map<string, string>()
-  for (const [file, result] of run.files) {
-    if (result.tests.length === 0) found.set(file, `${result.status}: ${result.message}`)
-    for (const t of result.tests) found.set(`${file} > ${t.title}`, t.status === 'passed' ? 'passed' : `${t.status}: ${t.failureMessages.join('\n')}`)
-  }
-  return new Map([...found].sort(([a], [b]) => a.localeCompare(b)))
-}
-
 const MISPLACED = /jest-environment-ns-sandbox: warning: testEnvironmentOptions of project "node" \([^)]*\) has `memory`, which is a sandbox option/g
 
 for (const version of [JEST30, JEST29]) {
@@ -51,11 +41,11 @@ for (const version of [JEST30, JEST29]) {
       // process.argv the sandbox's must match (in band, process.argv is the CLI's own).
       const args = ['--ci', '-w', '2', `--cacheDirectory=${path.join(fixture.dir, '.jest-cache')}`]
       const stock = await runJest({ jest, fixture, identity: root, env: { NSB_DROPIN_MODE: 'stock' }, args })
-      assert.deepEqual([...outcomes(stock)], EXPECTED.map((name) => [name, 'passed']), stock.output)
+      assert.deepEqual(outcomesOf(stock), EXPECTED.map((name) => [name, 'passed']), stock.output)
       assert.doesNotMatch(stock.output, MISPLACED)
 
       const sandboxed = await runJest({ jest, fixture, identity: root, env: { NSB_DROPIN_MODE: 'sandbox' }, args })
-      assert.deepEqual([...outcomes(sandboxed)], [...outcomes(stock)], sandboxed.output)
+      assert.deepEqual(outcomesOf(sandboxed), outcomesOf(stock), sandboxed.output)
       assert.equal(sandboxed.output.match(MISPLACED)?.length, 1, sandboxed.output)
     })
   })

@@ -22,7 +22,8 @@ export interface JestVersion {
   runner: string
 }
 
-function jestAt (name: JestVersion['name'], nodeModules: string): JestVersion {
+/** The Jest installed in this node_modules directory. */
+export function jestAt (name: JestVersion['name'], nodeModules: string): JestVersion {
   const bin = path.join(nodeModules, 'jest', 'bin', 'jest.js')
   if (!fs.existsSync(bin)) {
     throw new Error(`${bin} is missing: run \`npm ci\` at the repository root (its postinstall installs fixtures/runners/*)`)
@@ -194,6 +195,16 @@ export function cleanUpHost (fixture: FixtureCopy, home: string): void {
   for (const p of [`/tmp/${fixture.marker}`, path.join(home, '.config', fixture.marker), `/etc/${fixture.marker}.conf`]) {
     fs.rmSync(p, { recursive: true, force: true })
   }
+}
+
+/** `file > test` -> status (with the failure when not passed), and a file's own failure when it ran no test. */
+export function outcomesOf (run: JestRun): Array<[string, string]> {
+  const found = new Map<string, string>()
+  for (const [file, result] of run.files) {
+    if (result.tests.length === 0) found.set(file, `${result.status}: ${result.message}`)
+    for (const t of result.tests) found.set(`${file} > ${t.title}`, t.status === 'passed' ? 'passed' : `${t.status}: ${t.failureMessages.join('\n')}`)
+  }
+  return [...found].sort(([a], [b]) => a.localeCompare(b))
 }
 
 export function statusOf (run: JestRun, file: string): string {

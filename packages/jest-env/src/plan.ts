@@ -16,6 +16,9 @@ export interface ProjectConfig {
   displayName?: { name: string } | string
   testEnvironment: string
   testEnvironmentOptions?: Record<string, unknown>
+  roots?: string[]
+  modulePaths?: string[]
+  moduleDirectories?: string[]
 }
 
 export interface Test {

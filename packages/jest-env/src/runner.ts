@@ -9,6 +9,7 @@ import { Emitter, type Listener } from './emitter'
 import { hostJest, type HostJest } from './jest-host'
 import { Lanes } from './lanes'
 import { LivePaths } from './live-paths'
+import { hiddenModuleRoots, type ReadonlyBind } from './module-roots'
 import { mergeLayers, misplacedOptions, misplacedOptionsWarning, projectLayer, runnerLayer, type OptionLayer } from './options'
 import { Planner, projectName, type Plan, type ProjectConfig, type Test } from './plan'
 import { FACTS_VARIABLE, encode, type ChildInit, type HostMessage, type SandboxFacts, type SerializedError, type TestEventName } from './protocol'
@@ -39,6 +40,7 @@ interface TestResultLike {
 }
 
 const CHILD_ENTRY = path.join(__dirname, 'child.js')
+const PACKAGE_DIR = path.dirname(__dirname)
 const PREFIX = 'jest-environment-ns-sandbox'
 
 function describeError (error: unknown): string {
@@ -127,6 +129,17 @@ export default class NsSandboxRunner {
       return `{"type":"prepare","init":${JSON.stringify(init)},"testPath":${JSON.stringify(plan.test.path)},"warmUp":${String(warmUp)},${payload.slice(1)}`
     }
     const childEnv = this.childEnvironment(jest)
+    // This package and Jest, wherever installed, and the project's module roots.
+    const moduleBinds = new Map<string, ReadonlyBind[]>()
+    const code = [PACKAGE_DIR, jest.runnerPath]
+    const bindsFor = (config: ProjectConfig): ReadonlyBind[] => {
+      let binds = moduleBinds.get(config.id)
+      if (binds === undefined) {
+        binds = hiddenModuleRoots(config, process.cwd(), code)
+        moduleBinds.set(config.id, binds)
+      }
+      return binds
+    }
     const runReport = new RunReport(core, this.globalConfig.rootDir)
     const lanesCount = options.serial ? 1 : Math.max(1, Math.min(this.globalConfig.maxWorkers, plans.length))
 
@@ -149,6 +162,8 @@ export default class NsSandboxRunner {
       const child = await SandboxChild.start(core, {
         ...sandbox,
         writable: [...new Set([...(sandbox.writable ?? []), ...livePaths])],
+        // Another root filesystem shows none of the host's: those binds would be the user's choice.
+        bind: resolved.rootfs === 'host' ? [...(sandbox.bind ?? []), ...bindsFor(plan.test.context.config)] : sandbox.bind,
         entry: CHILD_ENTRY,
         execArgv: plainExecArgv(),
         env: childEnv,
