@@ -41,7 +41,7 @@ describe('init config encoding', () => {
       plan: [
         { op: 'mkdir', path: '/r/a' },
         { op: 'mkdir', path: '/r/t', mode: '1777' },
-        { op: 'tmpfs', target: '/r/tmp', mode: '1777', readonly: true },
+        { op: 'tmpfs', target: '/r/tmp', mode: '1777', size: 1048576, readonly: true },
         { op: 'overlay', lower: '/etc', upper: '/l/u', work: '/l/w', target: '/r/etc' },
         { op: 'bind', source: '/ü, x:y', target: '/r/b', readonly: false },
         { op: 'symlink', linkTarget: 'usr/bin', path: '/r/bin' },
@@ -54,7 +54,7 @@ describe('init config encoding', () => {
       'env', 'LC_ALL', '-', 'env', 'PERL5OPT', '=-w',
       'step', 'mkdir', '/r/a', '',
       'step', 'mkdir', '/r/t', '1777',
-      'step', 'tmpfs', '/r/tmp', '1777', '1',
+      'step', 'tmpfs', '/r/tmp', '1777', '1', '1048576',
       'step', 'overlay', '/etc', '/l/u', '/l/w', '/r/etc',
       'step', 'bind', '/ü, x:y', '/r/b', '',
       'step', 'symlink', 'usr/bin', '/r/bin',

@@ -21,7 +21,7 @@ const lastCapability = Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', '
 
 function miniRoot (root: string): MountStep[] {
   return [
-    { op: 'tmpfs', target: root, mode: '755' },
+    { op: 'tmpfs', target: root, mode: '755', size: 64 * 1024 * 1024 },
     { op: 'mkdir', path: `${root}/usr` },
     { op: 'bind', source: '/usr', target: `${root}/usr`, readonly: true },
     ...['bin', 'lib', 'lib64', 'sbin'].map((dir): MountStep => ({ op: 'symlink', linkTarget: `usr/${dir}`, path: `${root}/${dir}` })),

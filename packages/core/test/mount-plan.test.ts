@@ -12,11 +12,15 @@ const MOUNTINFO = `22 27 0:21 / /proc rw,relatime - proc proc rw
 30 27 0:27 / /tmp rw - tmpfs tmpfs rw
 `
 
+/** tmpfsSize: every writable tmpfs of the sandbox gets it. */
+const SIZE = 3 * 1024 * 1024 * 1024
+
 function input (overrides: Partial<PlanInput> = {}): PlanInput {
   return {
     rootDir: '/scratch/1/root',
     layersDir: '/scratch/1/layers',
     readonly: false,
+    tmpfsSizeBytes: SIZE,
     mounts: parseMountInfo(MOUNTINFO),
     listings: {
       '/': [
@@ -47,7 +51,7 @@ const targets = (plan: MountStep[], op: MountStep['op']): string[] =>
 describe('buildMountPlan (host view)', () => {
   it('starts with a tmpfs root and overlays each top-level directory without submounts', () => {
     const plan = buildMountPlan(input())
-    assert.deepEqual(plan[2], { op: 'tmpfs', target: '/scratch/1/root', mode: '0755' })
+    assert.deepEqual(plan[2], { op: 'tmpfs', target: '/scratch/1/root', mode: '0755', size: SIZE })
     const overlays = plan.filter((s) => s.op === 'overlay')
     assert.deepEqual(overlays.map((s) => s.lower), ['/etc', '/home', '/mnt/tools/python', '/usr', '/var'])
     assert.deepEqual(overlays.find((s) => s.lower === '/usr'),
@@ -124,7 +128,7 @@ describe('buildMountPlan (host view)', () => {
       { op: 'bind', source: '/opt/data', target: '/scratch/1/root/data', readonly: true },
       { op: 'mkdir', path: '/scratch/1/root/home/me/project/.cache' },
       { op: 'bind', source: '/home/me/project/.cache', target: '/scratch/1/root/home/me/project/.cache', readonly: false },
-      { op: 'tmpfs', target: '/scratch/1/root/home/me/.ssh', mode: '0000', readonly: true },
+      { op: 'tmpfs', target: '/scratch/1/root/home/me/.ssh', mode: '0000', size: 4096, readonly: true },
       { op: 'bind', source: '/dev/null', target: '/scratch/1/root/home/me/.npmrc', readonly: true }
     ])
   })
@@ -205,12 +209,21 @@ describe('buildMountPlan (host view)', () => {
 
   it('puts the layers on a tmpfs of the sandbox\'s own, first, unless a report reads them afterwards', () => {
     const plan = buildMountPlan(input())
-    assert.deepEqual(plan.slice(0, 2), [{ op: 'mkdir', path: '/scratch/1/layers', mode: '0700' }, { op: 'tmpfs', target: '/scratch/1/layers', mode: '0700' }])
+    assert.deepEqual(plan.slice(0, 2), [{ op: 'mkdir', path: '/scratch/1/layers', mode: '0700' }, { op: 'tmpfs', target: '/scratch/1/layers', mode: '0700', size: SIZE }])
     assert.ok(plan.filter((s) => s.op === 'overlay').every((s) => s.upper.startsWith('/scratch/1/layers/') && s.work.startsWith('/scratch/1/layers/')))
     const reported = buildMountPlan(input({ freshDir: '/scratch/1/fresh' }))
     assert.ok(!reported.some((s) => 'target' in s && s.target === '/scratch/1/layers'), 'the host reads a report\'s layers')
     const readonly = buildMountPlan(input({ readonly: true }))
     assert.ok(!readonly.some((s) => s.op === 'overlay') && !readonly.some((s) => 'target' in s && s.target === '/scratch/1/layers'), 'no overlay, no layers')
+  })
+
+  it('bounds every tmpfs: the writable ones by tmpfsSize, masks to a page (issue #16: none may take half the host\'s RAM)', () => {
+    const plan = buildMountPlan(input({ pathKinds: { '/home/me/.ssh': 'dir' }, mask: ['/home/me/.ssh'] }))
+    const sizes = plan.flatMap((step) => step.op === 'tmpfs' ? [[step.target, step.size]] : [])
+    assert.deepEqual(sizes, [
+      ['/scratch/1/layers', SIZE], ['/scratch/1/root', SIZE], ['/scratch/1/root/dev', SIZE], ['/scratch/1/root/dev/shm', SIZE],
+      ['/scratch/1/root/tmp', SIZE], ['/scratch/1/root/run', SIZE], ['/scratch/1/root/var/tmp', SIZE], ['/scratch/1/root/home/me/.ssh', 4096]
+    ])
   })
 
   it('maps layer ids back to host paths', () => {

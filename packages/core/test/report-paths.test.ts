@@ -54,7 +54,7 @@ describe('report areas', () => {
 describe('mount plan scaffolding', () => {
   it('knows the mount points and the directories made to reach them', () => {
     const plan: MountStep[] = [
-      { op: 'tmpfs', target: '/s/root', mode: '0755' },
+      { op: 'tmpfs', target: '/s/root', mode: '0755', size: 1 },
       { op: 'mkdir', path: '/s/root/tmp' }, { op: 'bind', source: '/s/fresh/tmp', target: '/s/root/tmp', readonly: false },
       { op: 'mkdir', path: '/s/fresh/run', mode: '0755' },
       { op: 'mkdir', path: '/s/root/tmp/a/project' },

@@ -92,6 +92,21 @@ for (const who of identities()) {
       }
     })
 
+    it('bounds every tmpfs it writes to: 1GiB by default, --tmpfs-size to change it, the copy-on-write layers too', () => {
+      const sizes = sandboxSh(who, [], 'for area in /tmp /run /var/tmp /dev/shm; do echo "$area $(df -k $area | tail -1 | tr -s " " | cut -d" " -f2)"; done')
+      assert.equal(sizes.status, 0, sizes.stderr)
+      assert.deepEqual(sizes.stdout.trim().split('\n'), ['/tmp 1048576', '/run 1048576', '/var/tmp 1048576', '/dev/shm 1048576'])
+      const project = tempDirFor(who, 'nsb-tmpfs-')
+      try {
+        const fill = (file: string): string => `head -c 16777216 /dev/zero > ${file} 2>/dev/null && echo "${file} written" || echo "${file} full"`
+        const run = sandboxSh(who, ['--tmpfs-size', '8MiB'], [fill('/tmp/big'), fill('/dev/shm/big'), fill('big')].join('; '), { cwd: project.dir })
+        assert.equal(run.status, 0, run.stderr)
+        assert.deepEqual(run.stdout.trim().split('\n'), ['/tmp/big full', '/dev/shm/big full', 'big full'])
+      } finally {
+        project.remove()
+      }
+    })
+
     it('gives fresh /tmp, /proc, /dev and a read-only /sys', () => {
       const run = sandboxSh(who, [], [
         'ls -A /tmp | wc -l', 'ls /dev | tr "\\n" " "; echo', 'touch /sys/nsb 2>&1 || echo sys-readonly',

@@ -25,6 +25,7 @@ Filesystem
   --no-mask              drop the default credential list (with --mask: hide only those paths)
   --cwd <dir>            working directory (default: the current one)
   --scratch-dir <dir>    where overlay layers are kept while the sandbox runs
+  --tmpfs-size <size>    size limit of each tmpfs the sandbox writes to: /tmp, /run, /var/tmp, /dev/shm, the copy-on-write layers (default 1GiB)
 Limits
   --memory <size>        e.g. 512MiB (no swap beyond it)
   --pids <n>             maximum tasks
@@ -52,6 +53,7 @@ const OPTIONS = {
   'no-mask': { type: 'boolean' },
   cwd: { type: 'string' },
   'scratch-dir': { type: 'string' },
+  'tmpfs-size': { type: 'string' },
   memory: { type: 'string' },
   pids: { type: 'string' },
   cpus: { type: 'string' },
@@ -109,6 +111,7 @@ export function parseRunArguments (argv: string[]): RunArguments {
     cpus: values.cpus,
     timeout: values.timeout,
     scratchDir: values['scratch-dir'],
+    tmpfsSize: values['tmpfs-size'],
     forward: values.forward,
     report: values.report === true || values['report-json'] !== undefined ? true : undefined,
     reportIgnore: values['report-ignore']

@@ -15,7 +15,7 @@ function stepFields (step: MountStep): string[] {
     case 'mkdir': return [step.path, step.mode ?? '']
     case 'file': return [step.path]
     case 'symlink': return [step.linkTarget, step.path]
-    case 'tmpfs': return [step.target, step.mode, flag(step.readonly)]
+    case 'tmpfs': return [step.target, step.mode, flag(step.readonly), String(step.size)]
     case 'overlay': return [step.lower, step.upper, step.work, step.target]
     case 'bind': return [step.source, step.target, flag(step.readonly)]
     case 'proc': return [step.target]

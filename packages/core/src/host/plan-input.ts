@@ -91,6 +91,7 @@ export function gatherPlanInput (options: ResolvedOptions, context: PlanContext)
     emptyDirs,
     rootfsDir: context.rootfsDir,
     readonly: options.readonly,
+    tmpfsSizeBytes: options.tmpfsSizeBytes,
     mounts,
     listings: hostListings,
     pathKinds,

@@ -6,10 +6,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { SandboxError } from '../errors.js'
 import { directoryProblem } from '../fs-util/path-problem.js'
-import type { SandboxOptions } from '../options/schema.js'
+import { SANDBOX_OPTION_NAMES as SANDBOX_KEYS, type SandboxOptions } from '../options/schema.js'
 
-const SANDBOX_KEYS = ['root', 'hostname', 'network', 'rootfs', 'readonly', 'bind', 'writable', 'mask', 'defaultMask', 'memory', 'pids',
-  'cpus', 'timeout', 'scratchDir', 'rootfsCacheDir', 'report', 'reportIgnore', 'forward'] as const
 
 /** What spawnSandbox takes beyond the sandbox's own options. */
 const SPAWN_KEYS = ['command', 'args', 'entry', 'execArgv', 'cwd', 'env', 'stdio', 'ipc', 'serialization', 'nodePath'] as const

@@ -91,7 +91,7 @@ sub read_exactly {
 my @tokens = split(/\0/, read_exactly(read_exactly(10) + 0), -1);
 pop @tokens;
 my (%config, @cgroup_procs, @restore_env, @plan);
-my %STEP_FIELDS = (mkdir => 2, file => 1, symlink => 2, tmpfs => 3, overlay => 4, bind => 3, proc => 1, devpts => 1, sysfs => 2);
+my %STEP_FIELDS = (mkdir => 2, file => 1, symlink => 2, tmpfs => 4, overlay => 4, bind => 3, proc => 1, devpts => 1, sysfs => 2);
 while (@tokens) {
   my $key = shift @tokens;
   if ($key eq 'cgroup') { push @cgroup_procs, shift @tokens }
@@ -234,7 +234,7 @@ sub execute_step {
     symlink($f[0], $f[1]) or die syscall_error('symlink', $f[1], $! + 0);
   } elsif ($op eq 'tmpfs') {
     my $flags = $MS{NOSUID} | $MS{NODEV} | ($f[2] eq '1' ? $MS{RDONLY} | $MS{NOEXEC} : 0);
-    mount_call('tmpfs', $f[0], 'tmpfs', $flags, "mode=$f[1]");
+    mount_call('tmpfs', $f[0], 'tmpfs', $flags, "mode=$f[1],size=$f[3]");
   } elsif ($op eq 'overlay') {
     my ($lower, $upper, $work, $target) = @f;
     make_directories($upper);

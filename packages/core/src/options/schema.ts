@@ -49,6 +49,11 @@ export interface SandboxOptions {
   timeout?: string | number
   /** Where overlay upper layers and the new root are built. */
   scratchDir?: string
+  /**
+   * Size limit of each tmpfs the sandbox writes to (/tmp, /run, /var/tmp, /dev/shm, the
+   * copy-on-write layers of the host view), e.g. `2GiB`. Default 1GiB (TMPFS_SIZE_DEFAULT).
+   */
+  tmpfsSize?: string | number
   /** Where imported root filesystems are cached. */
   rootfsCacheDir?: string
   /** After the sandbox ends, list what it changed and left running (`SandboxResult.report`). */
@@ -76,6 +81,7 @@ export interface ResolvedOptions {
   cpus: number | undefined
   timeoutMs: number | undefined
   scratchDir: string
+  tmpfsSizeBytes: number
   rootfsCacheDir: string | undefined
   report: boolean
   reportIgnore: string[]
@@ -87,6 +93,13 @@ const absolutePath = (option: string): z.ZodType<string> => z.string({ error: `o
     { error: `option \`${option}\`: expected an absolute path or a path starting with ~/` })
 
 const MIN_MEMORY_BYTES = 1024 * 1024
+
+/**
+ * Each tmpfs without `size=` may take half the host's RAM, and a sandbox has five of them.
+ * 1 GiB each bounds one sandbox to a few GiB; `memory` bounds them all together, since
+ * tmpfs pages are charged to the cgroup of the process that writes them.
+ */
+export const TMPFS_SIZE_DEFAULT = '1GiB'
 
 /** Node's timers hold a signed 32-bit count of ms: a longer timeout would fire after 1 ms. */
 export const MAX_TIMEOUT_MS = 2 ** 31 - 1
@@ -131,11 +144,16 @@ const schema = z.object({
     .refine((v) => v === undefined || (parseDuration(v) ?? 0) <= MAX_TIMEOUT_MS,
       { error: `option \`timeout\`: at most ${MAX_TIMEOUT_MS}ms (about 596h, the longest a Node timer can wait); leave it unset for no limit` }),
   scratchDir: absolutePath('scratchDir').optional(),
+  tmpfsSize: z.union([z.string(), z.number()]).optional().refine((v) => v === undefined || (parseByteSize(v) ?? 0) >= MIN_MEMORY_BYTES,
+    { error: 'option `tmpfsSize`: expected a size of at least 1MiB like 512MiB or 4GiB (a bare number is bytes)' }),
   rootfsCacheDir: absolutePath('rootfsCacheDir').optional(),
   report: z.boolean({ error: 'option `report`: expected true or false' }).optional(),
   reportIgnore: z.array(z.string({ error: REPORT_IGNORE_ERROR }).min(1, { error: REPORT_IGNORE_ERROR }), { error: REPORT_IGNORE_ERROR }).optional(),
   forward: z.array(z.union([z.number(), z.string()], { error: FORWARD_ERROR }), { error: FORWARD_ERROR }).optional()
 }).strict()
+
+/** The sandbox's option names, as the schema knows them (spawnSandbox and the adapters pick these). */
+export const SANDBOX_OPTION_NAMES: ReadonlyArray<keyof SandboxOptions> = Object.keys(schema.shape) as Array<keyof SandboxOptions>
 
 function expandHome (value: string, home: string): string {
   if (value === '~') return home
@@ -206,6 +224,7 @@ export function resolveOptions (options: SandboxOptions = {}, home = os.homedir(
     cpus: value.cpus === undefined ? undefined : Number(value.cpus),
     timeoutMs: value.timeout === undefined ? undefined : parseDuration(value.timeout),
     scratchDir: value.scratchDir === undefined ? defaultScratchDir() : expandHome(value.scratchDir, home),
+    tmpfsSizeBytes: parseByteSize(value.tmpfsSize ?? TMPFS_SIZE_DEFAULT) ?? 0,
     rootfsCacheDir: value.rootfsCacheDir === undefined ? undefined : expandHome(value.rootfsCacheDir, home),
     report: value.report ?? false,
     reportIgnore: (value.reportIgnore ?? []).map((glob) => glob === '~' || glob.startsWith('~/') ? expandHome(glob, home) : glob),

@@ -17,7 +17,8 @@ export type EntryKind = 'dir' | 'file' | 'symlink' | 'other'
 export interface HostEntry { name: string, kind: EntryKind, linkTarget?: string }
 
 export type MountStep =
-  | { op: 'tmpfs', target: string, mode: string, readonly?: boolean }
+  /** size: bytes (`size=`); every tmpfs of the sandbox has one, or it could fill half the host's RAM. */
+  | { op: 'tmpfs', target: string, mode: string, size: number, readonly?: boolean }
   /** mode: chmod after creating (umask-proof), for directories bound as fresh areas. */
   | { op: 'mkdir', path: string, mode?: string }
   | { op: 'file', path: string }
@@ -50,6 +51,8 @@ export interface PlanInput {
   rootfsDir?: string
   /** Host read-only instead of copy-on-write. */
   readonly: boolean
+  /** The size of each tmpfs the sandbox can write to. */
+  tmpfsSizeBytes: number
   mounts: readonly MountInfoEntry[]
   /** Entries of `/` and of every directory the planner recurses into; null when unreadable. */
   listings: Readonly<Record<string, readonly HostEntry[] | null>>
@@ -78,6 +81,9 @@ export interface PlanInput {
    */
   freshDir?: string
 }
+
+/** A mask is an empty read-only tmpfs: one page. */
+const MASK_SIZE = 4096
 
 /** Top-level host directories replaced by fresh filesystems. */
 const REPLACED = new Set(['/proc', '/sys', '/dev', '/tmp', '/run'])
@@ -117,7 +123,7 @@ export function buildMountPlan (input: PlanInput): MountStep[] {
 
   const freshArea = (area: string): MountStep[] => {
     const mode = AREA_MODES[area] ?? '0755'
-    if (input.freshDir === undefined) return [{ op: 'mkdir', path: at(area) }, { op: 'tmpfs', target: at(area), mode }]
+    if (input.freshDir === undefined) return [{ op: 'mkdir', path: at(area) }, { op: 'tmpfs', target: at(area), mode, size: input.tmpfsSizeBytes }]
     const source = path.join(input.freshDir, layerId(area))
     return [{ op: 'mkdir', path: source, mode }, { op: 'mkdir', path: at(area) }, { op: 'bind', source, target: at(area), readonly: false }]
   }
@@ -157,7 +163,7 @@ export function buildMountPlan (input: PlanInput): MountStep[] {
 
   // 1. The root.
   if (input.rootfsDir === undefined) {
-    steps.push({ op: 'tmpfs', target: input.rootDir, mode: '0755' })
+    steps.push({ op: 'tmpfs', target: input.rootDir, mode: '0755', size: input.tmpfsSizeBytes })
     const top = input.listings['/']
     if (top == null) throw new PlanError('the host root directory could not be listed')
     for (const entry of top) {
@@ -173,7 +179,7 @@ export function buildMountPlan (input: PlanInput): MountStep[] {
 
   // 2. Fresh kernel and scratch filesystems.
   steps.push({ op: 'mkdir', path: at('/proc') }, { op: 'proc', target: at('/proc') })
-  steps.push({ op: 'mkdir', path: at('/dev') }, { op: 'tmpfs', target: at('/dev'), mode: '0755' })
+  steps.push({ op: 'mkdir', path: at('/dev') }, { op: 'tmpfs', target: at('/dev'), mode: '0755', size: input.tmpfsSizeBytes })
   for (const device of input.devices) {
     steps.push({ op: 'file', path: at(device) }, { op: 'bind', source: device, target: at(device), readonly: false })
   }
@@ -237,7 +243,7 @@ export function buildMountPlan (input: PlanInput): MountStep[] {
     if (!visible(hostPath)) continue // already hidden by a fresh filesystem
     // Missing or unreachable: nothing the sandbox could read there.
     const kind = input.pathKinds[hostPath]
-    if (kind === 'dir') steps.push({ op: 'tmpfs', target: at(hostPath), mode: '0000', readonly: true })
+    if (kind === 'dir') steps.push({ op: 'tmpfs', target: at(hostPath), mode: '0000', size: MASK_SIZE, readonly: true })
     else if (kind === 'file') steps.push({ op: 'bind', source: '/dev/null', target: at(hostPath), readonly: true })
   }
   return [...privateLayers(input, steps), ...steps]
@@ -251,7 +257,7 @@ export function buildMountPlan (input: PlanInput): MountStep[] {
  */
 function privateLayers (input: PlanInput, steps: readonly MountStep[]): MountStep[] {
   if (input.freshDir !== undefined || !steps.some((step) => step.op === 'overlay')) return []
-  return [{ op: 'mkdir', path: input.layersDir, mode: '0700' }, { op: 'tmpfs', target: input.layersDir, mode: '0700' }]
+  return [{ op: 'mkdir', path: input.layersDir, mode: '0700' }, { op: 'tmpfs', target: input.layersDir, mode: '0700', size: input.tmpfsSizeBytes }]
 }
 
 function mountPointFor (source: string, target: string, kind: PathKind | undefined, option: string): MountStep {
