@@ -80,7 +80,7 @@ describe('without the sandbox', () => {
 describe('the runner in other configurations', () => {
   test('runner without the preset, next to testEnvironment \'node\': every file is sandboxed, in the project\'s environment', async () => {
     const fixture = await fixtureCopy()
-    const run = await runJest({ jest: JEST30(), fixture, identity: root, mode: 'runner', args: ['--ci', '--selectProjects', 'app'] })
+    const run = await runJest({ jest: JEST30(), fixture, identity: root, mode: 'runner', args: ['--ci=false', '--selectProjects', 'app'] })
     // plain.test.js asserts it runs in a sandbox without the nsSandbox global (jest-environment-node);
     // identity.test.js asks for the ns-sandbox environment with a docblock and gets it, in its sandbox.
     assert.equal(run.files.size, 11, run.output)
