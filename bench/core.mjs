@@ -9,7 +9,9 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { spawnSandbox } from '@ns-sandbox/core'
+// BENCH_CORE=<path to another checkout's packages/core/dist/index.js>: the same benchmark
+// against that code (an A/B between commits, built in a worktree).
+const { spawnSandbox } = await import(process.env.BENCH_CORE ?? '@ns-sandbox/core')
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const runs = Number(process.env.BENCH_RUNS ?? 30)
