@@ -56,6 +56,19 @@ for (const who of identities()) {
       assert.ok(((result.usage as { memoryPeakBytes?: number }).memoryPeakBytes ?? 0) > 32 * 1024 * 1024)
     })
 
+    it('OOM-kills the command, never the init, also when tmpfs pages hold the memory: exit 137 and only the limit\'s message', () => {
+      // dd is small and its tmpfs pages belong to no process: the init (perl, ~5 MB) was
+      // the biggest task in the cgroup, and its SIGKILL made unshare print
+      // "sigprocmask unblock failed" and exit 1.
+      const hog = `${process.execPath} -e "const a = []; for (;;) a.push(Buffer.alloc(1 << 20, 1))"`
+      for (const command of [hog, 'dd if=/dev/zero of=/dev/shm/fill bs=1M count=100 status=none']) {
+        const run = sandboxSh(who, ['--memory', '64MiB'], `exec ${command}`, { env })
+        assert.equal(run.status, 128 + 9, `${command}: ${run.stderr}`)
+        assert.equal(run.stderr, 'ns-sandbox: memory limit 64 MiB exceeded (OOM kill)\n', command)
+        assert.doesNotMatch(run.stderr, /sigprocmask/)
+      }
+    })
+
     it('stops a fork bomb at the pids limit and reports it', () => {
       const run = sandboxSh(who, ['--pids', '16', '--json'], 'for i in $(seq 60); do (sleep 3 &) 2>/dev/null; done; echo forked', { env })
       const result = lastJson(run.stderr)

@@ -150,6 +150,13 @@ if ($command_pid == 0) {
     no_new_privs();
     1;
   } or fail('NSB_SETUP_FAILED', 'cannot drop privileges: ' . (ref($@) ? $@->{message} : $@));
+  # The OOM killer must pick the command, never this init: with memory held by tmpfs
+  # pages and small processes, the init was the biggest task of the cgroup, and its
+  # SIGKILL made unshare (util-linux 2.38) exit 1 with "sigprocmask unblock failed".
+  # Raising the score needs no privilege, but entering the user namespace made this
+  # process non-dumpable, which gives its /proc files to root: dumpable again first (the
+  # exec below makes it dumpable anyway). Best effort: the kill would still be reported.
+  if (eval { prctl(4, 1, 'PR_SET_DUMPABLE'); 1 } && open(my $adj, '>', '/proc/self/oom_score_adj')) { syswrite($adj, '1000'); close($adj) }
   for my $entry (@restore_env) {
     my ($name, $value) = @$entry;
     if ($value eq '-') { delete $ENV{$name} } else { $ENV{$name} = substr($value, 1) }
