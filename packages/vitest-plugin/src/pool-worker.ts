@@ -18,6 +18,7 @@ import { failFiles } from './file-results.js'
 import { Launcher, type PoolSettings } from './launcher.js'
 import type { LivePaths } from './live-paths.js'
 import { endForReport, trackSandbox } from './run-report.js'
+import { SandboxImports } from './sandbox-imports.js'
 import { fromResult, fromStartFailure, type Termination } from './termination.js'
 import { Stopwatch } from './timings.js'
 import { filesOf, isResponse, requestType, response, toError } from './worker-messages.js'
@@ -52,6 +53,8 @@ export class SandboxPoolWorker implements PoolWorker {
   private ended: Promise<void> = Promise.resolve()
   private watch: Stopwatch | undefined
   private unpipe: () => void = () => {}
+  /** Modules only the sandbox has are imported inside it (sandbox-imports.ts). */
+  private readonly imports = new SandboxImports()
 
   constructor (private readonly options: PoolOptions, settings: PoolSettings) {
     this.name = settings.name
@@ -169,6 +172,7 @@ export class SandboxPoolWorker implements PoolWorker {
       for (const queued of this.pending.splice(0)) this.forward(queued)
       return
     }
+    this.imports.noteRequest(message)
     if (isResponse(message, 'testfileFinished') && this.watch !== undefined && this.watch.record.runMs === undefined) {
       this.watch.record.runMs = this.watch.lap()
     }
@@ -178,7 +182,7 @@ export class SandboxPoolWorker implements PoolWorker {
   private forward (message: WorkerRequest): void {
     const sandbox = this.sandbox
     if (sandbox === undefined) return
-    sandbox.send(message as Parameters<Sandbox['send']>[0], undefined, (error) => {
+    sandbox.send(this.imports.rewrite(message) as Parameters<Sandbox['send']>[0], undefined, (error) => {
       if (error === null || this.stopping) return
       // A write into a dying worker fails before its exit is seen; the exit reports it.
       const code = (error as NodeJS.ErrnoException).code
