@@ -8,6 +8,9 @@ import path from 'node:path'
 import {
   checkRunReportOption, resolveOptions, SandboxError, type ResolvedOptions, type RunReportOption, type SandboxOptions
 } from '@ns-sandbox/core'
+import { NsSandboxConfigError } from './errors.js'
+
+export { NsSandboxConfigError }
 
 export interface NsSandboxOptions extends Omit<SandboxOptions, 'report'> {
   /**
@@ -35,13 +38,6 @@ export function splitOptions (options: NsSandboxOptions): SplitOptions {
   const { prespawn, report = false, ...rest } = options
   const sandbox: SandboxOptions = report === false ? rest : { ...rest, report: true }
   return { sandbox, prespawn: prespawn !== false && sandbox.timeout === undefined, report }
-}
-
-export class NsSandboxConfigError extends Error {
-  constructor (message: string, options?: { cause?: unknown }) {
-    super(`[ns-sandbox] ${message}`, options)
-    this.name = 'NsSandboxConfigError'
-  }
 }
 
 function expandHome (value: string): string {

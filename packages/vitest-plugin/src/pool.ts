@@ -7,9 +7,10 @@
 import type { RunReportOption, SandboxOptions } from '@ns-sandbox/core'
 import type { PoolRunnerInitializer } from 'vitest/node'
 import { splitOptions, validateOptions, type NsSandboxOptions } from './options.js'
+import { POOL_NAME } from './names.js'
 import { SandboxPoolWorker } from './pool-worker.js'
 
-export const POOL_NAME = 'ns-sandbox'
+export { POOL_NAME }
 
 export interface SandboxPool extends PoolRunnerInitializer {
   /** Core's options every sandbox of this pool gets (validated). */
