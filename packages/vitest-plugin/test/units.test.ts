@@ -11,6 +11,8 @@ import path from 'node:path'
 import { describe, test } from 'node:test'
 import type { Sandbox, SandboxResult } from '@ns-sandbox/core'
 import { splitOptions, validateOptions } from '../src/options.js'
+import { carryToProjects, inlineProjectsInherit, listsProjectFiles } from '../src/projects.js'
+import { fileUrlOf, isNotFound, SandboxImports } from '../src/sandbox-imports.js'
 import { acquireDirectory } from '../src/snapshot-dirs.js'
 import { fromResult, fromStartFailure } from '../src/termination.js'
 import { WarmPool, type Warm } from '../src/warm-pool.js'
@@ -128,5 +130,73 @@ describe('pre-spawned sandboxes', () => {
     assert.ok(idle.destroyed(), 'a waiting sandbox ends with Vitest')
     assert.ok(!warm.destroyed(), 'a taken one is its worker\'s')
     pool.prepare('k', 1, async () => { throw new Error('closed: not called') })
+  })
+})
+
+describe('projects', () => {
+  const plugin = (): { name: string } => ({ name: 'ns-sandbox' })
+  const pluginsOf = (project: unknown): unknown => (project as { plugins?: unknown }).plugins
+
+  test('Vitest 4: every inline project without extends: true gets the plugin; files and projects with one are left', async () => {
+    const own = { extends: false, plugins: [[{ name: 'ns-sandbox' }]], test: { name: 'own' } }
+    const carried = carryToProjects([
+      { test: { name: 'a' } }, { extends: true, test: { name: 'b' } }, { extends: false, plugins: [{ name: 'x' }] },
+      { extends: './other.config.js' }, own, 'packages/*'
+    ], plugin, false)
+    assert.deepEqual(pluginsOf(carried[0]), [{ name: 'ns-sandbox' }])
+    assert.equal(pluginsOf(carried[1]), undefined)
+    assert.deepEqual(pluginsOf(carried[2]), [{ name: 'x' }, { name: 'ns-sandbox' }])
+    assert.deepEqual(pluginsOf(carried[3]), [{ name: 'ns-sandbox' }])
+    assert.equal(carried[4], own)
+    assert.equal(carried[5], 'packages/*')
+  })
+
+  test('Vitest 5: inline projects inherit unless extends is false or a file; functions and promises are followed', async () => {
+    const carried = carryToProjects([{ test: { name: 'a' } }, { extends: false }, async () => ({ extends: false }), Promise.resolve({ test: {} })], plugin, true)
+    assert.equal(pluginsOf(carried[0]), undefined)
+    assert.deepEqual(pluginsOf(carried[1]), [{ name: 'ns-sandbox' }])
+    assert.deepEqual(pluginsOf(await (carried[2] as () => Promise<unknown>)()), [{ name: 'ns-sandbox' }])
+    assert.equal(pluginsOf(await carried[3]), undefined)
+  })
+
+  test('which Vitest inherits, and which configs list project files', () => {
+    assert.equal(inlineProjectsInherit([{ name: 'ns-sandbox' }, [{ name: 'vitest:capture-raw-test-config' }]]), true)
+    assert.equal(inlineProjectsInherit([{ name: 'vitest' }, false]), false)
+    assert.equal(listsProjectFiles([{ test: {} }]), false)
+    assert.equal(listsProjectFiles([{ test: {} }, 'packages/*']), true)
+  })
+})
+
+describe('modules only the sandbox has', () => {
+  test('file paths and URLs are followed; bare and virtual ids are not', () => {
+    assert.equal(fileUrlOf('file:///tmp/x/a.mjs?t=1', undefined), 'file:///tmp/x/a.mjs?t=1')
+    assert.equal(fileUrlOf('/tmp/x/a b.ts?v=2', undefined), 'file:///tmp/x/a%20b.ts?v=2')
+    assert.equal(fileUrlOf('/@fs/tmp/x/a.js', undefined), 'file:///tmp/x/a.js')
+    assert.equal(fileUrlOf('./dep.mjs', '/tmp/x/a.mjs'), 'file:///tmp/x/dep.mjs')
+    assert.equal(fileUrlOf('./dep.mjs', undefined), undefined)
+    assert.equal(fileUrlOf('vitest', '/tmp/x/a.mjs'), undefined)
+    assert.equal(fileUrlOf('/@vite/client', undefined), undefined)
+  })
+
+  test('only "not found" falls back: a compile error is the main process\'s answer', () => {
+    assert.equal(isNotFound(Object.assign(new Error('Failed to load url /tmp/x.mjs (resolved id: /tmp/x.mjs)'), { code: 'ERR_LOAD_URL' })), true)
+    assert.equal(isNotFound(new Error("Cannot find module '/tmp/x.mjs'")), true)
+    assert.equal(isNotFound(new SyntaxError('Unexpected token')), false)
+    assert.equal(isNotFound(undefined), false)
+  })
+
+  test('the main process\'s "not found" for a fetch becomes an externalized module; other answers pass', () => {
+    const imports = new SandboxImports()
+    imports.noteRequest({ t: 'q', m: 'fetch', i: 'a', a: ['/tmp/x/config.mjs', '/app/a.test.ts', '__vitest__'] })
+    imports.noteRequest({ t: 'q', m: 'fetch', i: 'b', a: ['/app/src/math.ts', '/app/a.test.ts', '__vitest__'] })
+    imports.noteRequest({ t: 'q', m: 'onCollected', a: [] })
+    const notFound = Object.assign(new Error('Failed to load url /tmp/x/config.mjs'), { code: 'ERR_LOAD_URL' })
+    assert.deepEqual(imports.rewrite({ t: 's', i: 'a', e: notFound }), { t: 's', i: 'a', r: { externalize: 'file:///tmp/x/config.mjs', type: 'module' } })
+    const compiled = { t: 's', i: 'b', r: { code: 'export {}' } }
+    assert.equal(imports.rewrite(compiled), compiled)
+    const again = { t: 's', i: 'a', e: notFound }
+    assert.equal(imports.rewrite(again), again, 'an answer is rewritten once')
+    const start = { __vitest_worker_request__: true, type: 'start' }
+    assert.equal(imports.rewrite(start), start)
   })
 })
