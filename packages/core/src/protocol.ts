@@ -32,6 +32,10 @@ export interface InitConfig {
   cgroupProcs: string[]
   /** Side-effect report: after the command, list leftover processes and sockets. */
   report: boolean
+  /** Keep the capabilities and a handle on the host's tree to rebuild the state on `reset` commands. */
+  resettable: boolean
+  /** Where the plan puts the copy-on-write layers (a reset puts the next ones elsewhere). */
+  layersDir: string
   /** Variables the launch chain ran without (or with other values), given back to PID 2: `=value`, or `-` for unset. */
   restoreEnv: Array<[name: string, value: string]>
 }
@@ -70,6 +74,8 @@ export type StatusMessage =
    * only the kernel's namespace teardown is left.
    */
   | { type: 'init-exit', status: number, code: number | null, signal: number | null }
+  /** From the init, after a `reset` command (resettable sandboxes): done in `ms`, or failed (the sandbox then ends). */
+  | { type: 'reset', ms: number, error?: string }
 
 /**
  * Lines the init (PID 1) writes on the status pipe after the command ended, when a

@@ -14,6 +14,8 @@ const base: InitConfig = {
   lastCapability: 40,
   cgroupProcs: [],
   report: false,
+  resettable: false,
+  layersDir: '/s/layers',
   restoreEnv: []
 }
 
@@ -28,7 +30,7 @@ function tokens (bytes: Buffer): string[] {
 describe('init config encoding', () => {
   it('writes a 10-digit byte length, then NUL-terminated keys and values', () => {
     assert.deepEqual(tokens(encodeInitConfig(base)),
-      ['arch', 'x64', 'root', '/s/root', 'hostname', 'ns-sandbox', 'network', 'loopback', 'caps', 'drop', 'lastcap', '40', 'report', ''])
+      ['arch', 'x64', 'root', '/s/root', 'hostname', 'ns-sandbox', 'network', 'loopback', 'caps', 'drop', 'lastcap', '40', 'report', '', 'reset', '', 'layers', '/s/layers'])
   })
 
   it('repeats cgroup and env keys, and gives every step its op and fixed fields (empty for absent ones)', () => {
@@ -49,7 +51,8 @@ describe('init config encoding', () => {
       ]
     }))
     assert.deepEqual(all.slice(8, 14), ['caps', 'keep', 'lastcap', '40', 'report', '1'])
-    assert.deepEqual(all.slice(14), [
+    assert.deepEqual(all.slice(14, 18), ['reset', '', 'layers', '/s/layers'])
+    assert.deepEqual(all.slice(18), [
       'cgroup', '/sys/fs/cgroup/memory/x/cgroup.procs', 'cgroup', '/sys/fs/cgroup/pids/x/cgroup.procs',
       'env', 'LC_ALL', '-', 'env', 'PERL5OPT', '=-w',
       'step', 'mkdir', '/r/a', '',

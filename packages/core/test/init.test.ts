@@ -46,7 +46,7 @@ async function runInit (script: string, overrides: Partial<InitConfig> = {}): Pr
     fs.mkdirSync(root)
     const config: InitConfig = {
       arch: process.arch, plan: miniRoot(root), rootDir: root, hostname: 'init-test', network: 'loopback',
-      keepCapabilities: false, lastCapability, cgroupProcs: [], report: false, restoreEnv: [['LC_ALL', '=C.UTF-8']], ...overrides
+      keepCapabilities: false, lastCapability, cgroupProcs: [], report: false, resettable: false, layersDir: path.join(dir, 'layers'), restoreEnv: [['LC_ALL', '=C.UTF-8']], ...overrides
     }
     const pid2 = `printf b >&"$2"; read -r phases <&"$2"; echo "$phases"; exec 2>&1; ${script}`
     const child = spawn('unshare', ['--user', '--map-root-user', '--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child',

@@ -39,7 +39,8 @@ describe('StatusSequence', () => {
       started: { type: 'started' },
       ready: { type: 'ready', setupMs: 1, phases: {} },
       error: { type: 'error', code: 'NSB_SETUP_FAILED', message: '', details: [] },
-      'init-exit': { type: 'init-exit', status: 0, code: 0, signal: null }
+      'init-exit': { type: 'init-exit', status: 0, code: 0, signal: null },
+      reset: { type: 'reset', ms: 1 }
     }
     return types.map((type) => sequence.accepts(sample[type]))
   }
@@ -52,6 +53,8 @@ describe('StatusSequence', () => {
     assert.deepEqual(run(['error', 'started']), [true, true], 'the init may fail before it forks')
     assert.deepEqual(run(['ready', 'init-exit', 'started', 'ready']), [false, false, true, true])
     assert.deepEqual(run(['started', 'init-exit', 'ready']), [true, true, false], 'nothing after init-exit')
+    assert.deepEqual(run(['started', 'reset', 'ready', 'reset', 'reset', 'init-exit', 'reset']), [true, false, true, true, true, true, false],
+      'resets answer between ready and init-exit')
   })
 })
 

@@ -4,7 +4,7 @@
  * value(s); `step` is followed by the op and a fixed number of fields per op. Paths may
  * hold any byte but NUL, which no path can hold.
  */
-import type { InitConfig } from '../protocol.js'
+import type { BootstrapConfig, InitConfig } from '../protocol.js'
 import type { MountStep } from '../plan/mount-plan.js'
 
 const flag = (value: boolean | undefined): string => value === true ? '1' : ''
@@ -24,6 +24,19 @@ function stepFields (step: MountStep): string[] {
   }
 }
 
+/** 10 digits of byte length, then the bytes: both parts of the configuration are framed so. */
+function framed (body: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(String(body.length).padStart(10, '0')), body])
+}
+
+/**
+ * The bootstrap's part, after the init's on the same fd: framed, not read to EOF, so the
+ * host may keep its side open (a resettable sandbox's init reads commands there).
+ */
+export function encodeBootstrapConfig (config: BootstrapConfig): Buffer {
+  return framed(Buffer.from(JSON.stringify(config)))
+}
+
 export function encodeInitConfig (config: InitConfig): Buffer {
   const tokens: string[] = [
     'arch', config.arch,
@@ -33,6 +46,8 @@ export function encodeInitConfig (config: InitConfig): Buffer {
     'caps', config.keepCapabilities ? 'keep' : 'drop',
     'lastcap', String(config.lastCapability),
     'report', flag(config.report),
+    'reset', flag(config.resettable),
+    'layers', config.layersDir,
     ...config.cgroupProcs.flatMap((file) => ['cgroup', file]),
     ...config.restoreEnv.flatMap(([name, value]) => ['env', name, value]),
     ...config.plan.flatMap((step) => ['step', step.op, ...stepFields(step)])
@@ -40,6 +55,5 @@ export function encodeInitConfig (config: InitConfig): Buffer {
   for (const token of tokens) {
     if (token.includes('\0')) throw new Error(`a NUL byte cannot cross to the sandbox's init: ${JSON.stringify(token)}`)
   }
-  const body = Buffer.from(tokens.map((token) => token + '\0').join(''))
-  return Buffer.concat([Buffer.from(String(body.length).padStart(10, '0')), body])
+  return framed(Buffer.from(tokens.map((token) => token + '\0').join('')))
 }

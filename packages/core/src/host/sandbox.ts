@@ -22,7 +22,7 @@ import { parseCgroupMounts, runDirName } from './cgroups/formats.js'
 import { createSandboxCgroup, removeStaleCgroups, type CgroupUsage, type SandboxCgroup } from './cgroups/index.js'
 import { diagnoseLaunchFailure, diagnoseMountFailure } from './diagnose.js'
 import { decodeExit, type KillReason } from './exit-status.js'
-import { encodeInitConfig } from './init-config.js'
+import { encodeBootstrapConfig, encodeInitConfig } from './init-config.js'
 import { buildLaunchCommand, chainEnvironment } from './launch-command.js'
 import { holdMountNamespace } from './mount-namespace-hold.js'
 import { gatherPlanInput } from './plan-input.js'
@@ -50,6 +50,18 @@ export interface SpawnSandboxOptions extends SandboxOptions {
   serialization?: 'json' | 'advanced'
   /** The Node binary for the bootstrap (default: the runner's). */
   nodePath?: string
+  /**
+   * Allow `reset()`: a fresh sandbox state for the next job while the command runs on (a
+   * test runner's warm worker). Not with `root` (the init keeps a handle on the host's
+   * tree, which a sandbox with the namespace's capabilities could reach) nor `report`.
+   */
+  resettable?: boolean
+}
+
+/** What `reset()` resolves with. */
+export interface ResetResult {
+  /** How long the init took: kill the rest, build the new tree, pivot. */
+  ms: number
 }
 
 export interface SandboxResult {
@@ -67,10 +79,12 @@ export interface SandboxResult {
   report?: SideEffectReport
 }
 
-/** What a sandbox needs beyond its launcher: the side-effect report's context, the host end of its forwards. */
+/** What a sandbox needs beyond its launcher: the side-effect report's context, the host end of its forwards, the init's command pipe. */
 export interface SandboxExtras {
   report?: ReportContext
   forwarder?: HostForwarder
+  /** Resettable: the host's side of the status pipe, kept open for `reset` commands. */
+  commands?: Writable
 }
 
 const bootstrapPath = fileURLToPath(new URL('../inside/bootstrap.cjs', import.meta.url))
@@ -103,6 +117,7 @@ export class Sandbox extends EventEmitter {
   readonly result: Promise<SandboxResult>
   private timedOut = false
   private finished = false
+  private readonly resets: Array<{ resolve: (result: ResetResult) => void, reject: (error: Error) => void }> = []
   private releaseMountNamespace: (() => void) | undefined
 
   constructor (child: ChildProcess, options: ResolvedOptions, private readonly scratch: SandboxScratch,
@@ -135,6 +150,10 @@ export class Sandbox extends EventEmitter {
         setupError = new SandboxError(message.code, message.message, { details: message.details })
       } else if (message.type === 'init-exit') {
         commandExit = message
+      } else if (message.type === 'reset') {
+        const waiting = this.resets.shift()
+        if (message.error === undefined) waiting?.resolve({ ms: message.ms })
+        else waiting?.reject(new SandboxError('NSB_SETUP_FAILED', `the sandbox could not be reset: ${message.error}`))
       }
     })
 
@@ -156,6 +175,8 @@ export class Sandbox extends EventEmitter {
         if (this.finished) return
         this.finished = true
         if (timer !== undefined) clearTimeout(timer)
+        for (const waiting of this.resets.splice(0)) waiting.reject(new SandboxError('NSB_SETUP_FAILED', 'the sandbox ended before its reset was done'))
+        extras.commands?.destroy()
         const usage = safely(() => cgroup.readUsage())
         const durationMs = Math.round(performance.now() - startedAt)
         const forwardsClosed = extras.forwarder?.close()
@@ -231,6 +252,22 @@ export class Sandbox extends EventEmitter {
     } catch {
       return false
     }
+  }
+
+  /**
+   * A fresh sandbox state while the command runs on (spawned with `resettable: true`):
+   * every other process killed; new copy-on-write layers, /tmp, /run, /var/tmp, /dev/shm,
+   * /proc and /dev; the hostname set again. What the command holds open (its own heap,
+   * fds, its cwd) carries over: it must change directory again to see the new tree.
+   */
+  reset (): Promise<ResetResult> {
+    const commands = this.extras.commands
+    if (commands === undefined) return Promise.reject(new SandboxError('NSB_INVALID_OPTION', 'reset() needs a sandbox spawned with `resettable: true`'))
+    if (this.finished) return Promise.reject(new SandboxError('NSB_SETUP_FAILED', 'the sandbox has ended'))
+    return new Promise((resolve, reject) => {
+      this.resets.push({ resolve, reject })
+      commands.write('reset\n')
+    })
   }
 
   /** End everything in the sandbox now. */
@@ -335,6 +372,11 @@ async function planLaunch (options: SpawnSandboxOptions): Promise<LaunchPlan> {
   rejectUnknownKeys(options)
   const resolved = resolveOptions(pickSandboxOptions(options as SandboxOptions & Record<string, unknown>))
   const handover = handoverOf(options)
+  if (options.resettable === true && (resolved.root || resolved.report)) {
+    throw new SandboxError('NSB_INVALID_OPTION', resolved.root
+      ? 'option `resettable` cannot be combined with `root`: the init keeps a handle on the host\'s tree to rebuild the state, and a sandbox with the namespace\'s capabilities could reach it'
+      : 'option `resettable` cannot be combined with `report` yet: the report reads the layers after the sandbox ends')
+  }
   const tools = launchTools()
   const rootfsDir = await resolveRootfsDir(resolved)
   const nodePath = options.nodePath ?? process.execPath
@@ -406,6 +448,8 @@ function prepareRun (options: SpawnSandboxOptions, launch: LaunchPlan, cgroupFor
       lastCapability: launch.lastCapability,
       cgroupProcs: cgroup.procsFiles,
       report: resolved.report,
+      resettable: options.resettable === true,
+      layersDir: sandboxScratch.layersDir,
       restoreEnv: launch.chainEnv.restore
     }
     const config: BootstrapConfig = {
@@ -497,9 +541,11 @@ export async function spawnSandbox (options: SpawnSandboxOptions): Promise<Sandb
   }
   // A launcher that failed early has closed its end (EPIPE here); its exit tells why.
   statusPipe.on('error', () => {})
-  statusPipe.end(Buffer.concat([encodeInitConfig(prepared.init), Buffer.from(JSON.stringify(prepared.config))]))
+  const configuration = Buffer.concat([encodeInitConfig(prepared.init), encodeBootstrapConfig(prepared.config)])
+  if (options.resettable === true) statusPipe.write(configuration)
+  else statusPipe.end(configuration)
   const sandbox = new Sandbox(child, prepared.options, prepared.scratch, prepared.cgroup, launch.statusFd,
-    { report: prepared.report, forwarder })
+    { report: prepared.report, forwarder, ...(options.resettable === true ? { commands: statusPipe } : {}) })
   live.add(sandbox)
   return sandbox
 }

@@ -55,6 +55,11 @@ export function parseStatusLine (line: string): StatusMessage | undefined {
       const signalled = code === null && isCount(signal) && signal >= 1 && signal <= 64
       return exited || signalled ? { type: 'init-exit', status, code: code as number | null, signal: signal as number | null } : undefined
     }
+    case 'reset': {
+      const { ms, error } = fields
+      if (!hasOnly(fields, ['type', 'ms', 'error']) || !isDuration(ms) || (error !== undefined && !isText(error, 16_384))) return undefined
+      return error === undefined ? { type: 'reset', ms } : { type: 'reset', ms, error }
+    }
     default:
       return undefined
   }
@@ -62,14 +67,16 @@ export function parseStatusLine (line: string): StatusMessage | undefined {
 
 /**
  * Which message may come next: `started` first and once; then at most one `ready` or
- * `error` (an error after `ready` is no setup error); `init-exit` once, last. Anything
- * else is dropped.
+ * `error` (an error after `ready` is no setup error); `reset` answers after `ready`;
+ * `init-exit` once, last. Anything else is dropped.
  */
 export class StatusSequence {
   private readonly seen = new Set<StatusMessage['type']>()
 
   accepts (message: StatusMessage): boolean {
     const { seen } = this
+    // As many as the host asked for (host/sandbox.ts pairs them with its requests), between `ready` and `init-exit`.
+    if (message.type === 'reset') return seen.has('ready') && !seen.has('init-exit')
     if (seen.has(message.type) || seen.has('init-exit')) return false
     const allowed = message.type === 'started' ||
       (seen.has('started') && (message.type === 'init-exit' || !(seen.has('ready') || seen.has('error'))))

@@ -8,7 +8,7 @@
  * Shipped as one CommonJS bundle (dist/inside/bootstrap.cjs, scripts/bundle-bootstrap.mjs):
  * Node 20 loads a dozen small ES modules in ~15 ms, one CommonJS file in under 1 ms.
  */
-import { closeSync, readFileSync, readSync, writeSync } from 'node:fs'
+import { closeSync, readSync, writeSync } from 'node:fs'
 import { SandboxError } from '../errors.js'
 import { loadLibc } from '../ffi/libc.js'
 import { passListenersToHost } from '../forward/pass-listeners.js'
@@ -16,13 +16,27 @@ import { SETUP_FAILED_STATUS, type BootstrapConfig } from '../protocol.js'
 import { execCommand, runNodeEntry } from './handover.js'
 import { StatusWriter } from './status.js'
 
+/** 10 digits of length, then that many bytes (host/init-config.ts, encodeBootstrapConfig). */
+function readFramed (fd: number): Buffer {
+  const readExactly = (length: number): Buffer => {
+    const buffer = Buffer.alloc(length)
+    for (let at = 0; at < length;) {
+      const got = readSync(fd, buffer, at, length - at, null)
+      if (got === 0) process.exit(SETUP_FAILED_STATUS) // the host went away before the sandbox started
+      at += got
+    }
+    return buffer
+  }
+  return readExactly(Number(readExactly(10).toString('latin1')))
+}
+
 // Not `performance.now()`: the global loads perf_hooks on first use, ~4 ms of a Node 20 start.
 const now = (): number => process.uptime() * 1000
 const startedAt = now()
 // argv: the status fd, whose rest after the init's part is this configuration (the host
 // ends its side), and the sync socket to the init.
 const syncFd = Number(process.argv[3])
-const config = JSON.parse(readFileSync(Number(process.argv[2]), 'utf8')) as BootstrapConfig
+const config = JSON.parse(readFramed(Number(process.argv[2])).toString('utf8')) as BootstrapConfig
 const status = new StatusWriter(config.statusFd)
 
 /** Milliseconds spent in each setup phase, reported with `ready` (the benchmarks read them). */

@@ -260,7 +260,7 @@ sub execute_step {
     if ($f[1] eq '1') {
       mount_call('sysfs', $f[0], 'sysfs', $MS{RDONLY} | $MS{NOSUID} | $MS{NODEV} | $MS{NOEXEC}, undef);
     } else {
-      mount_call('/sys', $f[0], undef, $MS{BIND} | $MS{REC}, undef);
+      mount_call(host_path('/sys'), $f[0], undef, $MS{BIND} | $MS{REC}, undef);
       make_read_only_recursive($f[0]);
     }
   }
@@ -278,15 +278,39 @@ sub hints_for {
   return ();
 }
 
-for my $step (@plan) {
-  next if eval { execute_step($step); 1 };
-  my $error = $@;
-  my ($op, @f) = @$step;
-  my $what = $op eq 'overlay' ? "overlay of $f[0]" : $op eq 'symlink' ? "symlink $f[1]" : $op eq 'bind' ? "bind $f[1]" : "$op $f[0]";
-  my $message = ref($error) ? $error->{message} : $error;
-  kill('KILL', $command_pid);
-  fail('NSB_MOUNT_FAILED', "mount plan step failed: $what: $message", hints_for($op, ref($error) ? $error->{errno} : undef));
+# The host's tree, for a reset's new tree (its lower layers and bind sources). A bind
+# source must be a mount of this namespace (a detached one gives EINVAL), so a resettable
+# sandbox keeps the host's tree mounted at HOST_DIR, under an empty read-only cover that
+# test code cannot remove (no capability; in a namespace of its own the two are locked
+# together), and reaches it through this fd: never inherited (PID 2 is forked already),
+# not reachable by test code (this process is not dumpable; a resettable sandbox has no
+# `root`).
+my $HOST_DIR = '/dev/.ns-sandbox-host';
+my ($host_root, $host_root_fd);
+sub host_path { my ($path) = @_; return defined $host_root_fd ? "/proc/self/fd/$host_root_fd$path" : $path }
+
+# Runs the plan; `$place` maps where a step puts something (under the root or the layers),
+# host_path() where it takes something from the host.
+sub run_plan {
+  my ($place) = @_;
+  for my $step (@plan) {
+    my ($op, @f) = @$step;
+    my @mapped = $op eq 'overlay' ? (host_path($f[0]), $place->($f[1]), $place->($f[2]), $place->($f[3]))
+      : $op eq 'bind' ? ($place->($f[0]) eq $f[0] ? host_path($f[0]) : $place->($f[0]), $place->($f[1]), $f[2])
+      : $op eq 'symlink' ? ($f[0], $place->($f[1]))
+      : ($place->($f[0]), @f[1 .. $#f]);
+    next if eval { execute_step([$op, @mapped]); 1 };
+    my $error = $@;
+    my $what = $op eq 'overlay' ? "overlay of $f[0]" : $op eq 'symlink' ? "symlink $f[1]" : $op eq 'bind' ? "bind $f[1]" : "$op $f[0]";
+    my $message = ref($error) ? $error->{message} : $error;
+    die { code => 'NSB_MOUNT_FAILED', message => "mount plan step failed: $what: $message", hints => [hints_for($op, ref($error) ? $error->{errno} : undef)] };
+  }
 }
+
+eval { run_plan(sub { $_[0] }); 1 } or do {
+  kill('KILL', $command_pid);
+  fail($@->{code}, $@->{message}, @{$@->{hints}});
+};
 phase('mounts');
 
 sub interface_up {
@@ -309,14 +333,35 @@ my $booted = '';
 sysread($sync, $booted, 1);
 end_init() unless $booted eq 'b'; # it ended before; its status says how
 my $pivot_at = now_ms();
-eval {
-  # pivot_root(".", ".") stacks the old root under the new one; detaching "." then
-  # removes the host's tree without a directory to park it in.
-  chdir($config{root}) or die syscall_error('chdir', $config{root}, $! + 0);
-  check(syscall($sys->{pivot_root}, my $dot = '.', my $dot2 = '.'), 'pivot_root', $config{root});
-  check(syscall($sys->{umount2}, my $old = '.', 2), 'umount2', 'the host root');
+
+# pivot_root(".", ".") stacks the old root under the new one; detaching "." then removes
+# the old tree (the host's, or a reset's previous state) without a directory to park it
+# in. Processes whose root is the old root (PID 2) move along; a cwd below it does not.
+sub pivot_into {
+  my ($dir) = @_;
+  chdir($dir) or die syscall_error('chdir', $dir, $! + 0);
+  check(syscall($sys->{pivot_root}, my $dot = '.', my $dot2 = '.'), 'pivot_root', $dir);
+  check(syscall($sys->{umount2}, my $old = '.', 2), 'umount2', 'the previous root');
   chdir('/');
-  drop_capabilities();
+}
+
+# Resettable: the host's tree goes to HOST_DIR instead of away, then under its cover.
+sub pivot_keeping_host {
+  my ($dir) = @_;
+  make_directories("$dir$HOST_DIR");
+  chdir($dir) or die syscall_error('chdir', $dir, $! + 0);
+  check(syscall($sys->{pivot_root}, my $dot = '.', my $put_old = substr($HOST_DIR, 1)), 'pivot_root', $dir);
+  chdir('/');
+  sysopen($host_root, $HOST_DIR, 0x200000 | 0x10000) or die syscall_error('open', "$HOST_DIR (O_PATH)", $! + 0); # O_PATH | O_DIRECTORY
+  $host_root_fd = fileno($host_root);
+  mount_call('tmpfs', $HOST_DIR, 'tmpfs', $MS{RDONLY} | $MS{NOSUID} | $MS{NODEV} | $MS{NOEXEC}, 'mode=0000,size=4096');
+}
+
+eval {
+  if ($config{reset} eq '1') { pivot_keeping_host($config{root}) } else { pivot_into($config{root}) }
+  # A resettable sandbox's init keeps the namespace's capabilities to build the next
+  # state; it never runs test code either way.
+  drop_capabilities() unless $config{reset} eq '1';
   no_new_privs();
   1;
 } or do { kill('KILL', $command_pid); fail('NSB_SETUP_FAILED', 'sandbox setup failed: ' . (ref($@) ? $@->{message} : $@)) };
@@ -326,12 +371,94 @@ syswrite($sync, '{' . join(',', map { json_string($_) . ":$phases{$_}" } sort ke
 close($sync);
 
 # --- 4. the init: PID 2's wait status; orphans are reaped meanwhile.
-sub wait_for_command {
+my $command_status; # PID 2's wait status, once reaped
+
+sub reap_exited {
+  while ((my $pid = waitpid(-1, 1)) > 0) { $command_status = $? if $pid == $command_pid } # WNOHANG
+}
+
+sub is_zombie {
+  my ($pid) = @_;
+  open(my $stat, '<', "/proc/$pid/stat") or return 1;
+  my $line = <$stat> // '';
+  return $line =~ /\) Z /;
+}
+
+# SIGKILL every process of the sandbox but PID 2 (and this one), until none is left: a
+# process may fork while we look. Zombies wait for their parent (PID 2's are PID 2's).
+sub kill_all_but_command {
+  for my $round (1 .. 500) {
+    reap_exited();
+    opendir(my $proc, '/proc') or die syscall_error('opendir', '/proc', $! + 0);
+    my @others = grep { /^\d+$/ && $_ != 1 && $_ != $command_pid && !is_zombie($_) } readdir($proc);
+    return unless @others;
+    kill('KILL', @others);
+    select(undef, undef, undef, 0.001);
+  }
+  die { message => 'processes kept appearing while they were killed' };
+}
+
+# A fresh state for the next test file, in this mount namespace (PID 2 cannot change
+# namespaces: it is multithreaded): every process but PID 2 killed, the plan run again
+# into a new tree (new copy-on-write layers, /tmp, /run, /var/tmp, /dev/shm, /proc, /dev),
+# pivot_root into it (PID 2's root moves along; its cwd stays in the old tree until it
+# changes directory), the hostname set again. The old tree goes when nothing holds it.
+sub reset_state {
+  my $at = now_ms();
+  my ($next, $layers) = ('/.ns-sandbox-next', '/.ns-sandbox-layers');
+  my $root_prefix = qr/^\Q$config{root}\E(?=\/|\z)/;
+  my $layers_prefix = qr/^\Q$config{layers}\E(?=\/|\z)/;
+  my $place = sub {
+    my ($path) = @_;
+    return $next . substr($path, length($config{root})) if $path =~ $root_prefix;
+    return $layers . substr($path, length($config{layers})) if $path =~ $layers_prefix;
+    return $path;
+  };
+  my $ok = eval {
+    kill_all_but_command();
+    make_directories($next);
+    run_plan($place);
+    my $hostname = $config{hostname};
+    check(syscall($sys->{sethostname}, $hostname, length($hostname)), 'sethostname', $hostname);
+    # The host's tree (and its cover) moves into the new tree; the old tree then goes.
+    make_directories("$next$HOST_DIR");
+    mount_call("/proc/self/fd/$host_root_fd", "$next$HOST_DIR", undef, 0x2000, undef); # MS_MOVE
+    pivot_into($next);
+    1;
+  };
+  if ($ok) {
+    send_status('{"type":"reset","ms":' . (int((now_ms() - $at) * 100 + 0.5) / 100) . '}');
+    return;
+  }
+  my $message = ref($@) ? $@->{message} : "$@";
+  send_status('{"type":"reset","ms":0,"error":' . json_string($message) . '}');
+  kill('KILL', $command_pid); # a half-built state is no sandbox to run tests in
+}
+
+# Resettable: PID 2's end or a command from the host on the status fd, whichever comes
+# first. SIGCHLD interrupts select(); the timeout covers one arriving just before it.
+sub serve_commands {
+  local $SIG{CHLD} = sub {};
+  my $commands = '';
   while (1) {
+    reap_exited();
+    return if defined $command_status;
+    my $wanted = '';
+    vec($wanted, fileno($status), 1) = 1;
+    next unless select(my $readable = $wanted, undef, undef, 0.25) > 0;
+    return unless sysread($status, $commands, 4096, length($commands)); # the host is done
+    while ($commands =~ s/^([^\n]*)\n//) { reset_state() if $1 eq 'reset' }
+  }
+}
+
+sub wait_for_command {
+  serve_commands() if $config{reset} eq '1' && !defined $command_status;
+  while (!defined $command_status) {
     my $pid = waitpid(-1, 0);
     return -1 if $pid < 0;
-    return $? if $pid == $command_pid;
+    $command_status = $? if $pid == $command_pid;
   }
+  return $command_status;
 }
 
 sub report_leftovers {

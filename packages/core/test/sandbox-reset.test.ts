@@ -1,0 +1,93 @@
+/**
+ * reset(): one warm process, a fresh sandbox state for each job (what a test runner's
+ * worker needs between test files): what one job left is gone for the next.
+ */
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { describe, it } from 'node:test'
+import { identities, type Identity } from '../../../test/helpers/identity.js'
+import { CORE_DIR, tempDirFor } from './helpers/cli.js'
+
+/** Each job: look at what earlier jobs left, then leave some of it again. */
+const WORKER = `const fs = require('fs')
+const net = require('net')
+const { spawn } = require('child_process')
+const project = process.cwd()
+process.on('message', async (job) => {
+  process.chdir(project) // the reset left this process's cwd in the old tree
+  const seen = {
+    job: job.n,
+    pid: process.pid,
+    tmp: fs.existsSync('/tmp/left-by-a-job'),
+    shm: fs.existsSync('/dev/shm/left-by-a-job'),
+    project: fs.readdirSync('.').filter((name) => name.startsWith('written-')).sort(),
+    etc: fs.existsSync('/etc/left-by-a-job'),
+    processes: fs.readdirSync('/proc').filter((name) => /^[0-9]+$/.test(name)).length,
+    port: await new Promise((resolve) => {
+      const probe = net.createServer().once('error', () => resolve('taken')).listen(4321, '127.0.0.1', () => probe.close(() => resolve('free')))
+    })
+  }
+  fs.writeFileSync('/tmp/left-by-a-job', 'x')
+  fs.writeFileSync('/dev/shm/left-by-a-job', 'x')
+  fs.writeFileSync('written-' + job.n, 'x')
+  try { fs.writeFileSync('/etc/left-by-a-job', 'x') } catch {}
+  spawn('sleep', ['1000'], { detached: true, stdio: 'ignore' }).unref()
+  spawn(process.execPath, ['-e', 'require("net").createServer().listen(4321, "127.0.0.1")'], { detached: true, stdio: 'ignore' }).unref()
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  process.send(seen)
+})
+`
+
+const RUNNER = `
+import { spawnSandbox } from ${JSON.stringify(path.join(CORE_DIR, 'dist/index.js'))}
+import { once } from 'node:events'
+const sandbox = await spawnSandbox({ entry: 'worker.cjs', ipc: true, resettable: true, stdio: ['ignore', 'inherit', 'inherit'] })
+const seen = []
+for (let n = 1; n <= 3; n++) {
+  if (n > 1) seen.push({ reset: typeof (await sandbox.reset()).ms })
+  sandbox.send({ n })
+  const [message] = await once(sandbox, 'message')
+  seen.push(message)
+}
+sandbox.kill('SIGTERM')
+const { signal } = await sandbox.result
+let refused = ''
+try { await spawnSandbox({ command: 'true', resettable: true, root: true }) } catch (error) { refused = error.code }
+console.log(JSON.stringify({ seen, signal, refused }))
+`
+
+function runAs (who: Identity): { seen: Array<Record<string, unknown>>, signal: string, refused: string } {
+  const work = tempDirFor(who, 'nsb-reset-')
+  try {
+    fs.writeFileSync(path.join(work.dir, 'runner.mjs'), RUNNER)
+    fs.writeFileSync(path.join(work.dir, 'worker.cjs'), WORKER)
+    const { file, args } = who.wrap(process.execPath, [path.join(work.dir, 'runner.mjs')])
+    const run = spawnSync(file, args, { cwd: work.dir, env: who.env, encoding: 'utf8', timeout: 60_000 })
+    assert.equal(run.status, 0, run.stderr)
+    assert.deepEqual(fs.readdirSync(work.dir).sort(), ['runner.mjs', 'worker.cjs'], 'nothing reached the host')
+    assert.equal(fs.existsSync('/etc/left-by-a-job'), false)
+    return JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}')
+  } finally {
+    work.remove()
+  }
+}
+
+for (const who of identities()) {
+  describe(`reset as ${who.name}`, () => {
+    it('gives each job a fresh state in the same warm process: files, /tmp, /dev/shm, processes, ports', () => {
+      const { seen, signal, refused } = runAs(who)
+      const jobs = seen.filter((entry) => 'job' in entry)
+      assert.deepEqual(seen.filter((entry) => 'reset' in entry), [{ reset: 'number' }, { reset: 'number' }])
+      assert.equal(new Set(jobs.map((job) => job.pid)).size, 1, 'one process ran every job')
+      for (const job of jobs) {
+        assert.deepEqual({ ...job, pid: 0 }, {
+          job: job.job, pid: 0, tmp: false, shm: false, project: [], etc: false, processes: 2, port: 'free'
+        }, `job ${String(job.job)} saw what an earlier one left`)
+      }
+      assert.equal(signal, 'SIGTERM')
+      assert.equal(refused, 'NSB_INVALID_OPTION', 'not with root: true')
+    })
+  })
+}
