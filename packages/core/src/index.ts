@@ -7,12 +7,12 @@ export {
 export { parseByteSize, formatByteSize, parseDuration } from './options/units.js'
 export {
   Sandbox, spawnSandbox, runSandbox, planSandbox,
-  type SpawnSandboxOptions, type SandboxResult, type PreparedSandbox, type StdioEntry
+  type SpawnSandboxOptions, type SandboxResult, type PreparedSandbox, type StdioEntry, type ResetResult
 } from './host/sandbox.js'
 export { pickSandboxOptions } from './host/spawn-options.js'
 export type { KillReason } from './host/exit-status.js'
 export type { CgroupUsage, CgroupLimits } from './host/cgroups/index.js'
-export type { MountStep } from './plan/mount-plan.js'
+export { FRESH_AREAS, type MountStep } from './plan/mount-plan.js'
 export type {
   SideEffectReport, FileChange, ChangeKind, ReportArea, EntryType, LeftoverProcess, ListeningSocket
 } from './report/types.js'

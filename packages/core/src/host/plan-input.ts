@@ -1,14 +1,10 @@
-/**
- * Reads the host facts the pure mount planner works from, and writes the one file it
- * binds: the sandbox's /etc/hosts.
- */
+/** Reads the host facts the pure mount planner works from. */
 import fs from 'node:fs'
 import path from 'node:path'
 import { parseMountInfo } from '../plan/mountinfo.js'
 import { directoriesToList, type EntryKind, type HostEntry, type PathKind, type PlanInput } from '../plan/mount-plan.js'
 import type { ResolvedOptions } from '../options/schema.js'
 import { DirectoryFacts } from './dir-facts.js'
-import { writeHostsFile } from './hosts-file.js'
 
 const DEVICES = ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty']
 
@@ -70,6 +66,8 @@ export interface PlanContext {
   rootfsDir: string | undefined
   keep: string[]
   exclude: string[]
+  /** The generated /etc/hosts, written in the sandbox's scratch (host/hosts-file.ts). */
+  hosts: PlanInput['hosts']
 }
 
 export function gatherPlanInput (options: ResolvedOptions, context: PlanContext): PlanInput {
@@ -102,7 +100,6 @@ export function gatherPlanInput (options: ResolvedOptions, context: PlanContext)
     exclude: context.exclude,
     devices: DEVICES.filter((device) => fs.existsSync(device)),
     ownNetwork: options.network !== 'host',
-    // Beside the root directory, in the sandbox's scratch (scratch.ts): removed with it.
-    hosts: writeHostsFile(path.dirname(context.rootDir), context.rootfsDir, options.hostname)
+    hosts: context.hosts
   }
 }

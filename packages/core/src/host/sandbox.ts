@@ -25,6 +25,7 @@ import { decodeExit, type KillReason } from './exit-status.js'
 import { encodeBootstrapConfig, encodeInitConfig } from './init-config.js'
 import { buildLaunchCommand, chainEnvironment } from './launch-command.js'
 import { holdMountNamespace } from './mount-namespace-hold.js'
+import { writeHostsFile } from './hosts-file.js'
 import { gatherPlanInput } from './plan-input.js'
 import { startReaper } from './reaper.js'
 import { currentRunId, isRunAlive } from './run-id.js'
@@ -50,6 +51,11 @@ export interface SpawnSandboxOptions extends SandboxOptions {
   serialization?: 'json' | 'advanced'
   /** The Node binary for the bootstrap (default: the runner's). */
   nodePath?: string
+  /**
+   * Host paths the process needs to see (its modules, say) where a fresh area or a root
+   * filesystem would hide them: brought back copy-on-write, like the cwd. Absolute.
+   */
+  keep?: string[]
   /**
    * Allow `reset()`: a fresh sandbox state for the next job while the command runs on (a
    * test runner's warm worker). Not with `root` (the init keeps a handle on the host's
@@ -370,7 +376,12 @@ interface LaunchPlan {
 
 async function planLaunch (options: SpawnSandboxOptions): Promise<LaunchPlan> {
   rejectUnknownKeys(options)
-  const resolved = resolveOptions(pickSandboxOptions(options as SandboxOptions & Record<string, unknown>))
+  // `~` in masks and binds is the sandbox's HOME (and the account's home from passwd).
+  const resolved = resolveOptions(pickSandboxOptions(options as SandboxOptions & Record<string, unknown>),
+    (options.env ?? process.env).HOME || os.homedir())
+  if (options.keep !== undefined && !(Array.isArray(options.keep) && options.keep.every((p) => typeof p === 'string' && path.isAbsolute(p)))) {
+    throw new SandboxError('NSB_INVALID_OPTION', 'option `keep`: expected an array of absolute host paths')
+  }
   const handover = handoverOf(options)
   if (options.resettable === true && (resolved.root || resolved.report)) {
     throw new SandboxError('NSB_INVALID_OPTION', resolved.root
@@ -423,7 +434,7 @@ function prepareRun (options: SpawnSandboxOptions, launch: LaunchPlan, cgroupFor
   // What the process needs to see even where a fresh tmpfs or a root filesystem hides the
   // host: its cwd and, for a Node entry, the entry and the Node binary (child processes).
   // A command is looked up in the sandbox's own filesystem.
-  const keep = [cwd, ...(handover.kind === 'node' ? [handover.entry, nodePath] : [])]
+  const keep = [cwd, ...(handover.kind === 'node' ? [handover.entry, nodePath] : []), ...(options.keep ?? [])]
   const sandboxScratch = createSandboxScratch(resolved.scratchDir)
   const freshDir = resolved.report ? path.join(sandboxScratch.dir, 'fresh') : undefined
   try {
@@ -433,7 +444,8 @@ function prepareRun (options: SpawnSandboxOptions, launch: LaunchPlan, cgroupFor
         layersDir: sandboxScratch.layersDir,
         rootfsDir,
         keep,
-        exclude: [resolved.scratchDir, ...(rootfsDir === undefined ? [] : [rootfsDir])]
+        exclude: [resolved.scratchDir, ...(rootfsDir === undefined ? [] : [rootfsDir])],
+        hosts: writeHostsFile(sandboxScratch.dir, rootfsDir, resolved.hostname)
       }),
       freshDir
     })

@@ -10,7 +10,7 @@ import { SANDBOX_OPTION_NAMES as SANDBOX_KEYS, type SandboxOptions } from '../op
 
 
 /** What spawnSandbox takes beyond the sandbox's own options. */
-const SPAWN_KEYS = ['command', 'args', 'entry', 'execArgv', 'cwd', 'env', 'stdio', 'ipc', 'serialization', 'nodePath', 'resettable'] as const
+const SPAWN_KEYS = ['command', 'args', 'entry', 'execArgv', 'cwd', 'env', 'stdio', 'ipc', 'serialization', 'nodePath', 'resettable', 'keep'] as const
 
 const KNOWN_KEYS: readonly string[] = [...SANDBOX_KEYS, ...SPAWN_KEYS]
 
