@@ -5,11 +5,9 @@ export {
   type SandboxOptions, type ResolvedOptions, type NetworkMode, type BindSpec, type ResolvedBind
 } from './options/schema.js'
 export { parseByteSize, formatByteSize, parseDuration } from './options/units.js'
-export {
-  Sandbox, spawnSandbox, runSandbox, planSandbox,
-  type SpawnSandboxOptions, type SandboxResult, type PreparedSandbox, type StdioEntry, type ResetResult
-} from './host/sandbox.js'
-export { pickSandboxOptions } from './host/spawn-options.js'
+export { Sandbox, type SandboxResult, type ResetResult } from './host/sandbox.js'
+export { spawnSandbox, runSandbox, planSandbox, type PreparedSandbox } from './host/spawn.js'
+export { pickSandboxOptions, type SpawnSandboxOptions, type StdioEntry } from './host/spawn-options.js'
 export type { KillReason } from './host/exit-status.js'
 export type { CgroupUsage, CgroupLimits } from './host/cgroups/index.js'
 export { FRESH_AREAS, type MountStep } from './plan/mount-plan.js'

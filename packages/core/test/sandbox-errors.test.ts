@@ -283,9 +283,10 @@ describe('errors', () => {
   it('prints the mount plan with --dry-run and starts nothing', () => {
     const run = cli(root, ['run', '--dry-run', '--', 'true'])
     assert.equal(run.status, 0, run.stderr)
-    const plan = JSON.parse(run.stdout) as { plan: Array<{ op: string }>, launch: { file: string, args: string[] } }
+    const plan = JSON.parse(run.stdout) as { plan: Array<{ op: string }>, launch: { file: string, args: string[] }, init: { hostname: string, cgroupProcs: string[] }, config: { handover: { kind: string } } }
     assert.ok(plan.plan.some((step) => step.op === 'overlay'))
     assert.ok(plan.launch.args.includes('--kill-child'))
+    assert.deepEqual([plan.init.hostname, plan.init.cgroupProcs, plan.config.handover.kind], ['ns-sandbox', [], 'exec'])
     assert.ok(fs.existsSync(CLI))
   })
 })

@@ -4,7 +4,8 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { SandboxError } from '../errors.js'
 import { directoryProblem } from '../fs-util/path-problem.js'
-import { planSandbox, spawnSandbox, type SpawnSandboxOptions } from '../host/sandbox.js'
+import { planSandbox, spawnSandbox } from '../host/spawn.js'
+import type { SpawnSandboxOptions } from '../host/spawn-options.js'
 import type { SandboxOptions } from '../options/schema.js'
 import { formatReport } from '../report/summary.js'
 import type { SideEffectReport } from '../report/types.js'
@@ -156,8 +157,11 @@ export async function runRunCommand (argv: string[], io: Io): Promise<number> {
     return 0
   }
   if (dryRun) {
-    const prepared = await planSandbox(options)
-    io.stdout.write(JSON.stringify({ options: prepared.options, plan: prepared.plan, launch: prepared.launch }, null, 2) + '\n')
+    // The whole launch: the chain's argv, the mount plan, the init's and the bootstrap's
+    // configuration (cgroup files are made only by a real start), the report's context.
+    const { options: resolved, launch, plan, init, config, report } = await planSandbox(options)
+    const { plan: _samePlan, ...initRest } = init
+    io.stdout.write(JSON.stringify({ options: resolved, launch, plan, init: initRest, config, report }, null, 2) + '\n')
     return 0
   }
   if (reportJson !== undefined) checkReportTarget(reportJson)

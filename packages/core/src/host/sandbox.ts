@@ -1,68 +1,24 @@
 /**
- * One sandbox, from options to a cleaned-up result: scratch and cgroup, the mount plan,
- * the launch chain, the status pipe, the timer, the exit decoding and the teardown.
+ * A started sandbox, supervised: the status pipe, the timer, signals and resets, the exit
+ * decoding, the report and the teardown. Started by host/spawn.ts.
  */
-import { spawn, type ChildProcess, type IOType, type Serializable, type StdioOptions } from 'node:child_process'
-import { EventEmitter, once } from 'node:events'
-import type { Writable } from 'node:stream'
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import type { ChildProcess, Serializable } from 'node:child_process'
+import { EventEmitter } from 'node:events'
+import type { Readable, Writable } from 'node:stream'
 import { SandboxError } from '../errors.js'
-import { koffiAddonPath } from '../ffi/addon-path.js'
-import { HostForwarder } from '../forward/host-forwarder.js'
-import { resolveOptions, type ResolvedOptions, type SandboxOptions } from '../options/schema.js'
-import { buildMountPlan, PlanError, type MountStep } from '../plan/mount-plan.js'
-import { SETUP_FAILED_STATUS, type BootstrapConfig, type Handover, type InitConfig, type StatusMessage } from '../protocol.js'
+import type { HostForwarder } from '../forward/host-forwarder.js'
+import type { ResolvedOptions } from '../options/schema.js'
+import { SETUP_FAILED_STATUS, type StatusMessage } from '../protocol.js'
 import { collectReport, type ReportContext } from '../report/collect.js'
 import { tapInitLines } from '../report/init-tap.js'
 import type { SideEffectReport } from '../report/types.js'
-import { parseCgroupMounts, runDirName } from './cgroups/formats.js'
-import { createSandboxCgroup, removeStaleCgroups, type CgroupUsage, type SandboxCgroup } from './cgroups/index.js'
+import type { CgroupUsage, SandboxCgroup } from './cgroups/index.js'
 import { diagnoseLaunchFailure, diagnoseMountFailure } from './diagnose.js'
 import { decodeExit, type KillReason } from './exit-status.js'
-import { encodeBootstrapConfig, encodeInitConfig } from './init-config.js'
-import { buildLaunchCommand, chainEnvironment } from './launch-command.js'
 import { holdMountNamespace } from './mount-namespace-hold.js'
-import { writeHostsFile } from './hosts-file.js'
-import { gatherPlanInput } from './plan-input.js'
-import { startReaper } from './reaper.js'
-import { currentRunId, isRunAlive } from './run-id.js'
-import { createSandboxScratch, removeRunScratch, removeSandboxScratch, runDirectory, type SandboxScratch } from './scratch.js'
+import { removeRunScratch, removeSandboxScratch, type SandboxScratch } from './scratch.js'
 import { findCommandPid } from './sandbox-pids.js'
 import { readStatusLines } from './status-reader.js'
-import { pickSandboxOptions, rejectUnknownKeys, workingDirectory } from './spawn-options.js'
-import { launchTools } from './tools.js'
-
-export type StdioEntry = IOType | 'inherit' | number
-
-export interface SpawnSandboxOptions extends SandboxOptions {
-  /** Run a command (execve'd inside; becomes PID 2). */
-  command?: string
-  args?: string[]
-  /** Or run a Node module in the sandbox's Node process (with an IPC channel if `ipc`). */
-  entry?: string
-  execArgv?: string[]
-  cwd?: string
-  env?: NodeJS.ProcessEnv
-  stdio?: 'inherit' | 'pipe' | 'ignore' | [StdioEntry, StdioEntry, StdioEntry]
-  ipc?: boolean
-  serialization?: 'json' | 'advanced'
-  /** The Node binary for the bootstrap (default: the runner's). */
-  nodePath?: string
-  /**
-   * Host paths the process needs to see (its modules, say) where a fresh area or a root
-   * filesystem would hide them: brought back copy-on-write, like the cwd. Absolute.
-   */
-  keep?: string[]
-  /**
-   * Allow `reset()`: a fresh sandbox state for the next job while the command runs on (a
-   * test runner's warm worker). Not with `root` (the init keeps a handle on the host's
-   * tree, which a sandbox with the namespace's capabilities could reach) nor `report`.
-   */
-  resettable?: boolean
-}
 
 /** What `reset()` resolves with. */
 export interface ResetResult {
@@ -93,18 +49,11 @@ export interface SandboxExtras {
   commands?: Writable
 }
 
-const bootstrapPath = fileURLToPath(new URL('../inside/bootstrap.cjs', import.meta.url))
-const initPath = fileURLToPath(new URL('../inside/init.pl', import.meta.url))
 const live = new Set<Sandbox>()
-let lastCapability: number | undefined
 let exitHookInstalled = false
 
-function readLastCapability (): number {
-  lastCapability ??= Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim())
-  return lastCapability
-}
-
-function installExitHook (scratchBase: string): void {
+/** At the runner's exit: every live sandbox killed and its scratch removed, then the run's. */
+export function installExitHook (scratchBase: string): void {
   if (exitHookInstalled) return
   exitHookInstalled = true
   process.on('exit', () => {
@@ -142,7 +91,7 @@ export class Sandbox extends EventEmitter {
     this.ready = new Promise((resolve, reject) => { markReady = resolve; failReady = reject })
     this.ready.catch(() => { /* observed through result */ })
 
-    const statusStream = child.stdio[statusIndex] as NodeJS.ReadableStream as import('node:stream').Readable
+    const statusStream = child.stdio[statusIndex] as NodeJS.ReadableStream as Readable
     readStatusLines(statusStream, (message: StatusMessage) => {
       if (message.type === 'started') {
         started = true
@@ -237,6 +186,7 @@ export class Sandbox extends EventEmitter {
       })
     })
     this.result.catch(() => { /* the caller decides whether to observe it */ })
+    live.add(this)
   }
 
   /** Host pid of the sandboxed command (PID 2 inside) while it runs, looked up in /proc (sandbox-pids.ts). */
@@ -322,259 +272,4 @@ async function safelyAsync (fn: () => Promise<void>): Promise<void> {
   } catch {
     // teardown is best effort; the reaper and the next start cover what is left
   }
-}
-
-function handoverOf (options: SpawnSandboxOptions): Handover {
-  if ((options.command === undefined) === (options.entry === undefined)) {
-    throw new SandboxError('NSB_INVALID_OPTION', 'give exactly one of `command` (a program to run) or `entry` (a Node module to load)')
-  }
-  if (options.entry !== undefined) return { kind: 'node', entry: path.resolve(options.entry), args: options.args ?? [] }
-  return { kind: 'exec', command: options.command ?? '', args: options.args ?? [] }
-}
-
-/** An IPC channel when the caller asks for one, and for forwards: it carries their listening sockets out. */
-function hasChannel (options: SpawnSandboxOptions, resolved: ResolvedOptions): boolean {
-  return options.ipc === true || resolved.forwards.length > 0
-}
-
-function stdioOf (options: SpawnSandboxOptions, channel: boolean): StdioOptions {
-  const base = options.stdio === undefined || typeof options.stdio === 'string'
-    ? [options.stdio ?? 'inherit', options.stdio ?? 'inherit', options.stdio ?? 'inherit']
-    : [...options.stdio]
-  return [...base, ...(channel ? ['ipc'] : []), 'pipe'] as StdioOptions
-}
-
-export interface PreparedSandbox {
-  options: ResolvedOptions
-  plan: MountStep[]
-  config: BootstrapConfig
-  init: InitConfig
-  launch: { file: string, args: string[], identityNote?: string }
-}
-
-async function resolveRootfsDir (options: ResolvedOptions): Promise<string | undefined> {
-  if (options.rootfs === 'host') return undefined
-  const { resolveRootfs } = await import('../rootfs/index.js')
-  return await resolveRootfs(options.rootfs, options.rootfsCacheDir === undefined ? {} : { cacheDir: options.rootfsCacheDir })
-}
-
-/** What the spawn needs: options resolved, the root filesystem found, the launch command. */
-interface LaunchPlan {
-  resolved: ResolvedOptions
-  handover: Handover
-  rootfsDir: string | undefined
-  cwd: string
-  nodePath: string
-  statusFd: number
-  /** Host facts the bootstrap needs; looked up here so a broken install fails before anything runs. */
-  koffiAddon: string
-  lastCapability: number
-  /** The chain's environment, and what PID 2 gets back (chainEnvironment). */
-  chainEnv: ReturnType<typeof chainEnvironment>
-  launch: PreparedSandbox['launch']
-}
-
-async function planLaunch (options: SpawnSandboxOptions): Promise<LaunchPlan> {
-  rejectUnknownKeys(options)
-  // `~` in masks and binds is the sandbox's HOME (and the account's home from passwd).
-  const resolved = resolveOptions(pickSandboxOptions(options as SandboxOptions & Record<string, unknown>),
-    (options.env ?? process.env).HOME || os.homedir())
-  if (options.keep !== undefined && !(Array.isArray(options.keep) && options.keep.every((p) => typeof p === 'string' && path.isAbsolute(p)))) {
-    throw new SandboxError('NSB_INVALID_OPTION', 'option `keep`: expected an array of absolute host paths')
-  }
-  const handover = handoverOf(options)
-  if (options.resettable === true && (resolved.root || resolved.report)) {
-    throw new SandboxError('NSB_INVALID_OPTION', resolved.root
-      ? 'option `resettable` cannot be combined with `root`: the init keeps a handle on the host\'s tree to rebuild the state, and a sandbox with the namespace\'s capabilities could reach it'
-      : 'option `resettable` cannot be combined with `report` yet: the report reads the layers after the sandbox ends')
-  }
-  const tools = launchTools()
-  const rootfsDir = await resolveRootfsDir(resolved)
-  const nodePath = options.nodePath ?? process.execPath
-  const statusFd = hasChannel(options, resolved) ? 4 : 3
-  const launch = buildLaunchCommand(tools, {
-    uid: process.getuid?.() ?? 0,
-    gid: process.getgid?.() ?? 0,
-    root: resolved.root,
-    network: resolved.network,
-    nodePath,
-    execArgv: options.execArgv ?? [],
-    bootstrapPath,
-    initPath,
-    statusFd
-  })
-  return {
-    resolved,
-    handover,
-    rootfsDir,
-    cwd: workingDirectory(options.cwd),
-    nodePath,
-    statusFd,
-    koffiAddon: koffiAddonPath(),
-    lastCapability: readLastCapability(),
-    chainEnv: chainEnvironment(options.env ?? process.env),
-    launch
-  }
-}
-
-/** The rest of the preparation; also what `--dry-run` prints. Creates scratch and cgroup. */
-interface PreparedRun extends PreparedSandbox {
-  scratch: SandboxScratch
-  cgroup: SandboxCgroup
-  report: ReportContext | undefined
-}
-
-/**
- * Synchronous on purpose: spawnSandbox runs it between the spawn and the Sandbox that
- * listens to the child, and no event of the child may come in between. Fails having
- * removed what it made (the cgroup is created last and undoes itself).
- */
-function prepareRun (options: SpawnSandboxOptions, launch: LaunchPlan, cgroupFor: (resolved: ResolvedOptions) => SandboxCgroup): PreparedRun {
-  const { resolved, handover, rootfsDir, cwd, nodePath, statusFd } = launch
-  // What the process needs to see even where a fresh tmpfs or a root filesystem hides the
-  // host: its cwd and, for a Node entry, the entry and the Node binary (child processes).
-  // A command is looked up in the sandbox's own filesystem.
-  const keep = [cwd, ...(handover.kind === 'node' ? [handover.entry, nodePath] : []), ...(options.keep ?? [])]
-  const sandboxScratch = createSandboxScratch(resolved.scratchDir)
-  const freshDir = resolved.report ? path.join(sandboxScratch.dir, 'fresh') : undefined
-  try {
-    const plan = buildMountPlan({
-      ...gatherPlanInput(resolved, {
-        rootDir: sandboxScratch.rootDir,
-        layersDir: sandboxScratch.layersDir,
-        rootfsDir,
-        keep,
-        exclude: [resolved.scratchDir, ...(rootfsDir === undefined ? [] : [rootfsDir])],
-        hosts: writeHostsFile(sandboxScratch.dir, rootfsDir, resolved.hostname)
-      }),
-      freshDir
-    })
-    const cgroup = cgroupFor(resolved)
-    const init: InitConfig = {
-      arch: process.arch,
-      plan,
-      rootDir: sandboxScratch.rootDir,
-      hostname: resolved.hostname,
-      network: resolved.network,
-      keepCapabilities: resolved.root,
-      lastCapability: launch.lastCapability,
-      cgroupProcs: cgroup.procsFiles,
-      report: resolved.report,
-      resettable: options.resettable === true,
-      layersDir: sandboxScratch.layersDir,
-      restoreEnv: launch.chainEnv.restore
-    }
-    const config: BootstrapConfig = {
-      statusFd,
-      koffiAddon: launch.koffiAddon,
-      cwd,
-      handover,
-      ...(resolved.forwards.length === 0
-        ? {}
-        : {
-            forwards: resolved.forwards,
-            keepChannel: options.ipc === true
-          })
-    }
-    const report: ReportContext | undefined = freshDir === undefined
-      ? undefined
-      : {
-          plan,
-          rootDir: sandboxScratch.rootDir,
-          layersDir: sandboxScratch.layersDir,
-          freshDir,
-          rootfsDir,
-          home: (options.env ?? process.env).HOME ?? os.homedir(),
-          project: cwd,
-          ignore: resolved.reportIgnore,
-          forwards: resolved.forwards,
-          network: resolved.network
-        }
-    return { options: resolved, plan, config, init, launch: launch.launch, scratch: sandboxScratch, cgroup, report }
-  } catch (error) {
-    safely(() => removeSandboxScratch(sandboxScratch))
-    if (error instanceof PlanError) throw new SandboxError('NSB_INVALID_OPTION', error.message)
-    throw error
-  }
-}
-
-let sandboxCount = 0
-let identityNoted = false
-
-function startRun (resolved: ResolvedOptions): void {
-  installExitHook(resolved.scratchDir)
-  const tools = launchTools()
-  const cgroupRoots = (): string[] => parseCgroupMounts(fs.readFileSync('/proc/self/mountinfo', 'utf8')).map((mount) => mount.mountPoint)
-  startReaper(tools.sh, runDirectory(resolved.scratchDir), runDirName(process.getuid?.() ?? 0, currentRunId()), cgroupRoots)
-}
-
-/**
- * Start a sandbox. Resolves once the launcher is spawned; `ready` and `result` tell the rest.
- * The launcher is spawned first and the rest prepared while it starts: its init reads the
- * configuration ~4 ms later (and rarely waits for it: 0.2 ms, median), on the status pipe,
- * which the host writes and closes.
- */
-export async function spawnSandbox (options: SpawnSandboxOptions): Promise<Sandbox> {
-  const launch = await planLaunch(options)
-  startRun(launch.resolved)
-  if (launch.launch.identityNote !== undefined && !identityNoted) {
-    identityNoted = true
-    process.emitWarning(launch.launch.identityNote, { code: 'NSB_IDENTITY_ROOT' })
-  }
-  const forwarder = launch.resolved.forwards.length > 0 ? new HostForwarder(launch.resolved.forwards) : undefined
-  const child = spawn(launch.launch.file, launch.launch.args, {
-    cwd: launch.cwd,
-    env: launch.chainEnv.env,
-    stdio: stdioOf(options, hasChannel(options, launch.resolved)),
-    serialization: options.serialization ?? 'json'
-  })
-  const statusPipe = (child.stdio as ChildProcess['stdio'] | null)?.[launch.statusFd] as Writable | null | undefined
-  if (statusPipe == null) {
-    // Node sets up no stdio when the spawn itself failed for want of fds (EMFILE, ENFILE).
-    const [error] = await once(child, 'error') as [Error]
-    void forwarder?.close()
-    throw new SandboxError('NSB_SETUP_FAILED', `cannot start the launcher: ${error.message}`)
-  }
-  let prepared: PreparedRun
-  try {
-    prepared = prepareRun(options, launch, (resolved) => {
-      if (sandboxCount === 0) safely(() => removeStaleCgroups(isRunAlive))
-      return createSandboxCgroup(currentRunId(), String(++sandboxCount), {
-        memoryBytes: resolved.memoryBytes, pids: resolved.pids, cpus: resolved.cpus
-      }, resolved.root || process.getuid?.() !== 0)
-    })
-  } catch (error) {
-    // Nothing ran yet: the init is still starting, or never will (spawn failed).
-    child.on('error', () => {})
-    statusPipe.destroy()
-    child.kill('SIGKILL')
-    void forwarder?.close()
-    throw error
-  }
-  // A launcher that failed early has closed its end (EPIPE here); its exit tells why.
-  statusPipe.on('error', () => {})
-  const configuration = Buffer.concat([encodeInitConfig(prepared.init), encodeBootstrapConfig(prepared.config)])
-  if (options.resettable === true) statusPipe.write(configuration)
-  else statusPipe.end(configuration)
-  const sandbox = new Sandbox(child, prepared.options, prepared.scratch, prepared.cgroup, launch.statusFd,
-    { report: prepared.report, forwarder, ...(options.resettable === true ? { commands: statusPipe } : {}) })
-  live.add(sandbox)
-  return sandbox
-}
-
-/** The mount plan and launch command a sandbox would use, without starting it (`--dry-run`). */
-export async function planSandbox (options: SpawnSandboxOptions): Promise<PreparedSandbox> {
-  const noCgroup: SandboxCgroup = {
-    procsFiles: [], limits: {}, readUsage: () => ({ oomKills: 0, pidsLimitHits: 0 }), kill: () => {}, remove: async () => {}
-  }
-  const launch = await planLaunch(options)
-  const prepared = prepareRun(options, launch, () => noCgroup)
-  removeSandboxScratch(prepared.scratch)
-  return { options: prepared.options, plan: prepared.plan, config: prepared.config, init: prepared.init, launch: prepared.launch }
-}
-
-/** Run to completion: the convenience most callers want. */
-export async function runSandbox (options: SpawnSandboxOptions): Promise<SandboxResult> {
-  const sandbox = await spawnSandbox(options)
-  return await sandbox.result
 }
