@@ -3,12 +3,10 @@
  * IPC channel, and ending with the status plain Node would give.
  */
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
-import fs from 'node:fs'
 import path from 'node:path'
 import { describe, it } from 'node:test'
 import { identities, type Identity } from '../../../test/helpers/identity.js'
-import { CORE_DIR, tempDirFor } from './helpers/cli.js'
+import { CORE_DIR, runScriptAs } from './helpers/cli.js'
 
 const ENTRIES: Record<string, string> = {
   'main.cjs': `process.send({ isMain: require.main === module, argv: process.argv.slice(2), pid: process.pid })
@@ -48,17 +46,7 @@ console.log(JSON.stringify(results))
 `
 
 function runAs (who: Identity): Record<string, { code: number | null, signal: string | null, messages: Array<Record<string, unknown>>, stderr: string }> {
-  const work = tempDirFor(who, 'nsb-entry-')
-  try {
-    fs.writeFileSync(path.join(work.dir, 'runner.mjs'), RUNNER)
-    for (const [name, source] of Object.entries(ENTRIES)) fs.writeFileSync(path.join(work.dir, name), source)
-    const { file, args } = who.wrap(process.execPath, [path.join(work.dir, 'runner.mjs')])
-    const run = spawnSync(file, args, { cwd: work.dir, env: who.env, encoding: 'utf8', timeout: 60_000 })
-    assert.equal(run.status, 0, run.stderr)
-    return JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}')
-  } finally {
-    work.remove()
-  }
+  return runScriptAs(who, 'nsb-entry-', { 'runner.mjs': RUNNER, ...ENTRIES })
 }
 
 for (const who of identities()) {

@@ -3,12 +3,11 @@
  * worker needs between test files): what one job left is gone for the next.
  */
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { describe, it } from 'node:test'
 import { identities, type Identity } from '../../../test/helpers/identity.js'
-import { CORE_DIR, tempDirFor } from './helpers/cli.js'
+import { CORE_DIR, runScriptAs } from './helpers/cli.js'
 
 /** Each job: look at what earlier jobs left, then leave some of it again. */
 const WORKER = `const fs = require('fs')
@@ -24,7 +23,8 @@ process.on('message', async (job) => {
     shm: fs.existsSync('/dev/shm/left-by-a-job'),
     project: fs.readdirSync('.').filter((name) => name.startsWith('written-')).sort(),
     etc: fs.existsSync('/etc/left-by-a-job'),
-    processes: fs.readdirSync('/proc').filter((name) => /^[0-9]+$/.test(name)).length,
+    // Running processes: a killed child of this one stays a zombie until libuv reaps it.
+    processes: fs.readdirSync('/proc').filter((name) => /^[0-9]+$/.test(name) && !/\\) Z /.test(fs.readFileSync('/proc/' + name + '/stat', 'utf8'))).length,
     port: await new Promise((resolve) => {
       const probe = net.createServer().once('error', () => resolve('taken')).listen(4321, '127.0.0.1', () => probe.close(() => resolve('free')))
     })
@@ -59,19 +59,12 @@ console.log(JSON.stringify({ seen, signal, refused }))
 `
 
 function runAs (who: Identity): { seen: Array<Record<string, unknown>>, signal: string, refused: string } {
-  const work = tempDirFor(who, 'nsb-reset-')
-  try {
-    fs.writeFileSync(path.join(work.dir, 'runner.mjs'), RUNNER)
-    fs.writeFileSync(path.join(work.dir, 'worker.cjs'), WORKER)
-    const { file, args } = who.wrap(process.execPath, [path.join(work.dir, 'runner.mjs')])
-    const run = spawnSync(file, args, { cwd: work.dir, env: who.env, encoding: 'utf8', timeout: 60_000 })
-    assert.equal(run.status, 0, run.stderr)
-    assert.deepEqual(fs.readdirSync(work.dir).sort(), ['runner.mjs', 'worker.cjs'], 'nothing reached the host')
-    assert.equal(fs.existsSync('/etc/left-by-a-job'), false)
-    return JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}')
-  } finally {
-    work.remove()
-  }
+  return runScriptAs(who, 'nsb-reset-', { 'runner.mjs': RUNNER, 'worker.cjs': WORKER }, {
+    check: (dir) => {
+      assert.deepEqual(fs.readdirSync(dir).sort(), ['runner.mjs', 'worker.cjs'], 'nothing reached the host')
+      assert.equal(fs.existsSync('/etc/left-by-a-job'), false)
+    }
+  })
 }
 
 for (const who of identities()) {

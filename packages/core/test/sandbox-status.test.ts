@@ -3,12 +3,10 @@
  * end of it, cannot reach the init's end, and a pid written on it is never signalled.
  */
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
-import fs from 'node:fs'
 import path from 'node:path'
 import { describe, it } from 'node:test'
 import { identities, type Identity } from '../../../test/helpers/identity.js'
-import { CORE_DIR, sandboxSh, tempDirFor } from './helpers/cli.js'
+import { CORE_DIR, runScriptAs, sandboxSh } from './helpers/cli.js'
 
 /**
  * The attack as the old code allowed it: write a `started` naming a host pid (and a false
@@ -47,17 +45,7 @@ console.log(JSON.stringify(results))
 `
 
 function attack (who: Identity): Record<'kill' | 'timeout', { held: number[], code: number | null, signal: string | null, reason: string | null, decoyAlive: boolean }> {
-  const work = tempDirFor(who, 'nsb-forge-')
-  try {
-    fs.writeFileSync(path.join(work.dir, 'runner.mjs'), RUNNER)
-    fs.writeFileSync(path.join(work.dir, 'forger.cjs'), FORGER)
-    const { file, args } = who.wrap(process.execPath, [path.join(work.dir, 'runner.mjs')])
-    const run = spawnSync(file, args, { cwd: work.dir, env: who.env, encoding: 'utf8', timeout: 60_000 })
-    assert.equal(run.status, 0, run.stderr)
-    return JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}')
-  } finally {
-    work.remove()
-  }
+  return runScriptAs(who, 'nsb-forge-', { 'runner.mjs': RUNNER, 'forger.cjs': FORGER })
 }
 
 for (const who of identities()) {

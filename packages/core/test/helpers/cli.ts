@@ -40,6 +40,25 @@ export function cliAsync (who: Identity, args: string[], options: { cwd?: string
   return spawn(file, argv, { cwd: options.cwd ?? os.tmpdir(), env: { ...who.env, ...options.env }, stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'] })
 }
 
+/**
+ * A script through the API: `files` (a `runner.mjs` among them) written into a temp
+ * directory of `who`'s, the runner run there as `who` with `args`, its last stdout line
+ * parsed as JSON. `check` looks at the directory before it is removed.
+ */
+export function runScriptAs<T> (who: Identity, prefix: string, files: Record<string, string>, options: { args?: string[], check?: (dir: string) => void } = {}): T {
+  const work = tempDirFor(who, prefix)
+  try {
+    for (const [name, source] of Object.entries(files)) fs.writeFileSync(path.join(work.dir, name), source)
+    const { file, args } = who.wrap(process.execPath, [path.join(work.dir, 'runner.mjs'), ...(options.args ?? [])])
+    const run = spawnSync(file, args, { cwd: work.dir, env: who.env, encoding: 'utf8', timeout: 60_000 })
+    if (run.status !== 0) throw new Error(`runner.mjs as ${who.name} exited ${String(run.status ?? run.signal)}: ${run.stderr}`)
+    options.check?.(work.dir)
+    return JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}') as T
+  } finally {
+    work.remove()
+  }
+}
+
 /** A temp directory owned by `who`, removed by the returned function. */
 export function tempDirFor (who: Identity, prefix: string, parent = os.tmpdir()): { dir: string, remove: () => void } {
   const dir = fs.mkdtempSync(path.join(parent, prefix))
