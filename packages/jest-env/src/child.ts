@@ -25,6 +25,10 @@ interface ProjectConfig { id: string, resolver?: string | null, testEnvironment:
 interface Project { config: ProjectConfig, moduleMap: unknown, resolver: unknown }
 
 const bootMs = Math.round(process.uptime() * 1000)
+/** Where the sandbox started this process (the project's directory). */
+const startCwd = process.cwd()
+/** The cwd a file left, as a path: after a reset (isolation 'state') it is entered again in the new tree. */
+let cwd = startCwd
 const projects = new Map<string, Project>()
 let globalConfig: unknown
 /** From the first `prepare` message (see ChildInit: argv stays as a stock worker's). */
@@ -173,14 +177,39 @@ async function runInBand (project: Project, testPath: string, context: RunContex
   return outcome
 }
 
+/**
+ * Isolation 'state': the reset moved this process's root into the sandbox's new tree, but
+ * not its cwd, which still holds the old tree. Enter the same path in the new tree, as a
+ * warm stock worker's next file would find it; a directory the last file created is gone
+ * with its state, then the start directory.
+ */
+function enterNewTree (): void {
+  try {
+    process.chdir(cwd)
+  } catch {
+    process.chdir(startCwd)
+  }
+}
+
 async function run (message: Extract<HostMessage, { type: 'run' }>): Promise<void> {
   const started = performance.now()
+  if (init.resets) enterNewTree()
   const project = message.project === undefined ? projects.get(message.configId) : await addProject(message.project)
   if (project === undefined) throw new Error(`jest-environment-ns-sandbox: no project ${message.configId} was sent to the sandbox`)
   const outcome = await runInBand(project, message.testPath, message.context,
     (name, args) => { void send({ type: 'event', name, args }) }, message.lane)
+  // Before `done`: the host resets the state as soon as it has it.
+  if (init.resets) cwd = currentDirectory()
   await send({ type: 'done', testPath: message.testPath, ...outcome, runMs: Math.round(performance.now() - started) })
   if (!init.reuse) exit(0)
+}
+
+function currentDirectory (): string {
+  try {
+    return process.cwd()
+  } catch {
+    return startCwd
+  }
 }
 
 let queue: Promise<void> = Promise.resolve()

@@ -9,11 +9,18 @@
  *
  * isolation 'worker': a lane keeps one sandbox and runs file after file in it,
  * preferring files that share its options; a sandbox that dies is replaced.
+ *
+ * isolation 'state': as 'worker', and the sandbox's state is reset between files (core's
+ * reset(), started as soon as a file is done, so it overlaps the report). A sandbox whose
+ * reset fails runs no further file.
+ *
+ * In a lane's sandbox with a memory or pids limit, a failed file ends the sandbox, so that
+ * its failure can say whether the kernel refused or killed something (known at the end).
  */
 import os from 'node:os'
 import type { Plan } from './plan'
 import type { HostMessage, TestEventName } from './protocol'
-import type { RunOutcome, SandboxChild, SandboxEnd } from './sandbox-child'
+import type { Done, RunOutcome, SandboxChild, SandboxEnd } from './sandbox-child'
 
 export interface LaneHooks {
   /**
@@ -26,7 +33,7 @@ export interface LaneHooks {
   event: (name: TestEventName, args: unknown[]) => void
   report: (plan: Plan, outcome: RunOutcome, end: SandboxEnd | undefined, child: SandboxChild | undefined) => Promise<void>
   reportStartFailure: (plan: Plan, error: unknown) => Promise<void>
-  /** A reusable (isolation 'worker') sandbox ended after its last file. */
+  /** A lane's sandbox (isolation 'state' or 'worker') ended after its last file. */
   retired: (end: SandboxEnd, child: SandboxChild) => void
   isInterrupted: () => boolean
 }
@@ -77,7 +84,7 @@ export class Lanes {
         } else if (plan.isolation === 'file') {
           await this.runFile(plan, lane)
         } else {
-          if (worker !== undefined && (worker.key !== plan.key || worker.child.hasEnded)) {
+          if (worker !== undefined && (worker.key !== plan.key || worker.child.hasEnded || !await worker.child.fresh())) {
             this.retire(worker.child)
             worker = undefined
           }
@@ -87,7 +94,18 @@ export class Lanes {
             worker = { key: plan.key, child }
           }
           const outcome = await worker.child.run(this.hooks.runMessage(plan, lane, worker.child), this.hooks.event)
-          if (outcome.done !== undefined) {
+          if (outcome.done !== undefined && failed(outcome.done) && hasLimits(plan)) {
+            const child = worker.child
+            worker = undefined
+            child.finish()
+            this.finishing.push((async () => {
+              const end = await child.end()
+              this.running.delete(child)
+              await this.hooks.report(plan, outcome, end, child)
+            })())
+          } else if (outcome.done !== undefined) {
+            // Only when another file may come: the last one's sandbox just ends.
+            if (this.queue.some((next) => next.key === plan.key)) worker.child.reset()
             await this.hooks.report(plan, outcome, undefined, worker.child)
           } else {
             const child = worker.child
@@ -151,8 +169,18 @@ export class Lanes {
 
   /** The next plan: for a worker lane, one its sandbox can run; else the queue's head. */
   private next (key: string | undefined): Plan | undefined {
-    let index = key === undefined ? -1 : this.queue.findIndex((plan) => plan.isolation === 'worker' && plan.key === key)
+    let index = key === undefined ? -1 : this.queue.findIndex((plan) => plan.isolation !== 'file' && plan.key === key)
     if (index < 0) index = 0
     return this.queue.splice(index, 1)[0]
   }
+}
+
+function failed (done: Done): boolean {
+  const result = done.result as { numFailingTests?: number, testExecError?: unknown } | undefined
+  return done.error !== undefined || (result?.numFailingTests ?? 0) > 0 || result?.testExecError != null
+}
+
+/** The kernel's verdict on these limits comes with the sandbox's end. */
+function hasLimits (plan: Plan): boolean {
+  return plan.options.resolved.memoryBytes !== undefined || plan.options.resolved.pids !== undefined
 }

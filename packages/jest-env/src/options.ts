@@ -17,7 +17,7 @@ type SandboxOptions = import('@ns-sandbox/core').SandboxOptions
 type ResolvedOptions = import('@ns-sandbox/core').ResolvedOptions
 type RunReportOption = import('@ns-sandbox/core').RunReportOption
 
-export const ISOLATIONS: readonly Isolation[] = ['file', 'worker']
+export const ISOLATIONS: readonly Isolation[] = ['state', 'file', 'worker']
 const ACCUMULATE = new Set(['writable', 'bind'])
 
 export interface OptionLayer {
@@ -62,7 +62,8 @@ function checkLayer (core: Core, layer: OptionLayer): Record<string, unknown> {
   const { isolation, report, ...sandbox } = layer.value
   const problems: string[] = []
   if (isolation !== undefined && !ISOLATIONS.includes(isolation as Isolation)) {
-    problems.push(`option \`isolation\`: expected 'file' (one sandbox per test file) or 'worker' (one sandbox per runner lane), got ${JSON.stringify(isolation)}`)
+    problems.push("option `isolation`: expected 'state' (one warm sandbox per runner lane, its state reset between files), " +
+      `'file' (one sandbox and process per test file) or 'worker' (one sandbox per runner lane, nothing reset), got ${JSON.stringify(isolation)}`)
   }
   let collect = false
   try {
@@ -89,19 +90,41 @@ export function mergeLayers (core: Core, layers: readonly OptionLayer[]): FileOp
         : value
     }
   }
-  const { isolation = 'file', report = false, ...rest } = merged
+  const { isolation: asked, report = false, ...rest } = merged
   const sandbox = report === false ? rest : { ...rest, report: true }
-  if (isolation === 'worker' && sandbox.timeout !== undefined) {
-    throw new OptionsError(`${layers.map((l) => l.where).join(' + ')}: option \`timeout\` needs isolation 'file': ` +
+  const where = layers.map((l) => l.where).join(' + ')
+  if (asked === 'worker' && sandbox.timeout !== undefined) {
+    throw new OptionsError(`${where}: option \`timeout\` needs isolation 'file': ` +
       "with isolation 'worker' one sandbox runs many files, so a per-sandbox wall-clock limit would not be per file (use Jest's testTimeout, or isolation 'file')")
   }
   let resolved: ResolvedOptions
   try {
     resolved = core.resolveOptions(sandbox as SandboxOptions)
   } catch (error) {
-    throw new OptionsError(`${layers.map((l) => l.where).join(' + ')}: ${describe(error)}`)
+    throw new OptionsError(`${where}: ${describe(error)}`)
   }
-  return { isolation: isolation as Isolation, report: report as RunReportOption, sandbox: sandbox as SandboxOptions, resolved }
+  const conflicts = stateConflicts(resolved)
+  if (asked === 'state' && conflicts.length > 0) {
+    throw new OptionsError(`${where}: isolation 'state' cannot be combined with ${conflicts.join('; nor with ')} (use isolation 'file')`)
+  }
+  // The default: a warm sandbox reset per file, unless an option needs a fresh one.
+  const isolation = (asked ?? (conflicts.length > 0 ? 'file' : 'state')) as Isolation
+  return { isolation, report: report as RunReportOption, sandbox: sandbox as SandboxOptions, resolved }
+}
+
+/** Options that need a fresh sandbox per file, with why (isolation 'state' refuses them; the default is then 'file'). */
+function stateConflicts (resolved: ResolvedOptions): string[] {
+  const conflicts: string[] = []
+  if (resolved.timeoutMs !== undefined) {
+    conflicts.push('option `timeout`: a wall-clock limit is per sandbox, and one warm sandbox runs many files')
+  }
+  if (resolved.root) {
+    conflicts.push('option `root`: resetting keeps a handle on the host\'s tree, which root in the sandbox could reach')
+  }
+  if (resolved.report) {
+    conflicts.push('option `report` (yet): the side-effect report reads a sandbox\'s layers when it ends, and a reset replaces them')
+  }
+  return conflicts
 }
 
 /** Docblock `@jest-environment-options` as Jest reads it (JSON), then its `sandbox` key. */

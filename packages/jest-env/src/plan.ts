@@ -1,6 +1,6 @@
 /**
  * Per test file, before anything runs: its sandbox's options, its live paths, and which
- * files may share a sandbox (isolation 'worker').
+ * files may share a sandbox (isolation 'state' and 'worker').
  */
 import fs from 'node:fs'
 import type { Core } from './core'
@@ -33,7 +33,7 @@ export interface Plan {
   options: FileOptions
   /** Project and file live paths. */
   live: string[]
-  /** Files with equal keys may share a sandbox (isolation 'worker'). */
+  /** Files with equal keys may share a sandbox (isolation 'state' and 'worker'). */
   key: string
   /** Planning failed (for example an invalid docblock option): the file fails with this. */
   error?: SerializedError

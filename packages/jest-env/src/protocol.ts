@@ -4,7 +4,12 @@
  * errors and functions, which Node's own `json` serialization would choke on.
  */
 
-export type Isolation = 'file' | 'worker'
+/**
+ * 'state': one warm sandbox per lane, its state (files, /tmp, processes, ports, host name)
+ * reset between files; 'file': a fresh sandbox and process per file; 'worker': one
+ * sandbox per lane, nothing reset.
+ */
+export type Isolation = 'state' | 'file' | 'worker'
 
 /** Environment variable the Jest child sets for the environment (see sandbox-check.ts). */
 export const FACTS_VARIABLE = 'NS_SANDBOX_JEST'
@@ -35,6 +40,11 @@ export interface ChildInit {
   facts: SandboxFacts
   /** Keep running after a file and wait for the next one. */
   reuse: boolean
+  /**
+   * The sandbox's state is reset between files (isolation 'state'): the reset leaves
+   * this process's cwd in the old tree, so it changes directory again before each file.
+   */
+  resets: boolean
 }
 
 export interface ProjectPayload {

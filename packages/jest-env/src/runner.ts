@@ -107,7 +107,7 @@ export default class NsSandboxRunner {
     trace('planned', { files: plans.length })
     const workerLive = new Map<string, Set<string>>()
     for (const plan of plans) {
-      if (plan.isolation !== 'worker') continue
+      if (plan.isolation === 'file') continue
       const set = workerLive.get(plan.key) ?? new Set<string>()
       for (const p of plan.live) set.add(p)
       workerLive.set(plan.key, set)
@@ -145,7 +145,8 @@ export default class NsSandboxRunner {
 
     const spawn = async (plan: Plan, ahead: boolean): Promise<SandboxChild> => {
       const { resolved, sandbox } = plan.options
-      const livePaths = plan.isolation === 'worker' ? [...(workerLive.get(plan.key) ?? [])] : plan.live
+      // A lane's sandbox ('state', 'worker') gets the live paths of every file it may run.
+      const livePaths = plan.isolation === 'file' ? plan.live : [...(workerLive.get(plan.key) ?? [])]
       const facts: SandboxFacts = {
         hostname: resolved.hostname,
         isolation: plan.isolation,
@@ -158,9 +159,10 @@ export default class NsSandboxRunner {
         live: [...resolved.writable, ...livePaths],
         jestRunner: jest.runnerPath
       }
-      const init: ChildInit = { facts, reuse: plan.isolation === 'worker' }
+      const init: ChildInit = { facts, reuse: plan.isolation !== 'file', resets: plan.isolation === 'state' }
       const child = await SandboxChild.start(core, {
         ...sandbox,
+        resettable: plan.isolation === 'state',
         writable: [...new Set([...(sandbox.writable ?? []), ...livePaths])],
         // Another root filesystem shows none of the host's: those binds would be the user's choice.
         bind: resolved.rootfs === 'host' ? [...(sandbox.bind ?? []), ...bindsFor(plan.test.context.config)] : sandbox.bind,

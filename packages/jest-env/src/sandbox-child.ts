@@ -38,8 +38,13 @@ export class SandboxChild {
   /** A failure the child reported before any run (its preparation failed). */
   private early: Done | undefined
   private stderrTail = ''
+  /** Isolation 'state': a file has run since the sandbox's state was last reset. */
+  private dirty = false
+  private resetting: Promise<boolean> | undefined
+  /** Asked to end (or killed): a reset failing now is expected. */
+  private closing = false
 
-  private constructor (readonly sandbox: Sandbox, private readonly label: string) {
+  private constructor (readonly sandbox: Sandbox, private readonly label: string, private readonly resettable: boolean) {
     const child = sandbox.child
     void sandbox.ready.then(() => { trace('ready', { file: label }) }, () => {})
     sandbox.on('message', (wire: unknown) => { this.onMessage(decode<ChildMessage>(wire)) })
@@ -60,7 +65,7 @@ export class SandboxChild {
   /** Start the sandbox and send the child its `prepare` message (already encoded). */
   static async start (core: Core, options: SpawnSandboxOptions, label: string, prepareWire: string): Promise<SandboxChild> {
     trace('spawn', { file: label })
-    const handle = new SandboxChild(await core.spawnSandbox(options), label)
+    const handle = new SandboxChild(await core.spawnSandbox(options), label, options.resettable === true)
     trace('spawned', { file: label })
     handle.sendWire(prepareWire)
     return handle
@@ -71,6 +76,7 @@ export class SandboxChild {
     if (this.early !== undefined) return Promise.resolve({ done: { ...this.early, testPath: message.testPath } })
     if (this.hasEnded) return Promise.resolve({})
     trace('run', { file: message.testPath, lane: message.lane, warm: this.warmMs !== undefined })
+    if (this.resettable) this.dirty = true
     return new Promise((resolve) => {
       this.pending = { resolve, sink }
       this.send(message)
@@ -87,12 +93,43 @@ export class SandboxChild {
     }
   }
 
+  /**
+   * Isolation 'state': start giving the sandbox a fresh state for the next file. Called
+   * as soon as a file is done, so it runs while the file's result is being reported.
+   */
+  reset (): void {
+    if (!this.dirty || this.resetting !== undefined || this.hasEnded) return
+    const started = performance.now()
+    this.resetting = this.sandbox.reset().then(({ ms }) => {
+      trace('reset', { sandbox: this.label, initMs: ms, ms: Math.round(performance.now() - started) })
+      return true
+    }, (error: unknown) => {
+      trace('reset-failed', { sandbox: this.label, error: String(error) })
+      if (!this.closing && !this.hasEnded) process.stderr.write(`jest-environment-ns-sandbox: warning: a lane's sandbox could not be reset (${String(error)}); the next file gets a new sandbox\n`)
+      return false
+    })
+  }
+
+  /** Whether the next file may run here: its state is fresh (false: the reset failed, and it must not). */
+  async fresh (): Promise<boolean> {
+    if (!this.dirty) return true
+    this.reset()
+    const started = performance.now()
+    const ok = await (this.resetting ?? Promise.resolve(false))
+    trace('reset-wait', { sandbox: this.label, ms: Math.round(performance.now() - started) })
+    this.resetting = undefined
+    if (ok) this.dirty = false
+    return ok
+  }
+
   /** Ask a reusable child to finish. */
   finish (): void {
+    this.closing = true
     if (!this.hasEnded) this.send({ type: 'end' })
   }
 
   destroy (): void {
+    this.closing = true
     this.sandbox.destroy()
   }
 
