@@ -8,6 +8,8 @@
  *   code run, nothing left behind;
  * - the runner without the preset, next to testEnvironment 'node': every file goes into
  *   a sandbox all the same (test/jest-dropin.test.ts: other environments and presets);
+ * - isolation 'state' (the default): two files on one lane share a warm process and
+ *   nothing else (test/jest-user.test.ts: the same as an unprivileged user);
  * - isolation 'worker' on two lanes; invalid options; --listTests and --shard;
  * - watch mode: an interrupt (a key press during a run) kills the running sandbox.
  *
@@ -20,7 +22,7 @@ import path from 'node:path'
 import { after, describe, test } from 'node:test'
 import { rootIdentity } from './helpers/identity.js'
 import {
-  JEST29, JEST30, cleanUpHost, copyFixture, fixtureEnv, leftovers, markedProcesses, messageOf, runJest, statusOf,
+  JEST29, JEST30, STATE_FILES, cleanUpHost, copyFixture, fixtureEnv, leftovers, markedProcesses, messageOf, runJest, stateCheck, statusOf,
   type FixtureCopy
 } from './helpers/jest-fixture.js'
 
@@ -77,6 +79,36 @@ describe('without the sandbox', () => {
   }
 })
 
+describe('isolation \'state\', the default', () => {
+  for (const version of [JEST30, JEST29]) {
+    test(`${version().name}: two files on one lane run in the same warm process, and neither finds the files, process or port the other left`, async () => {
+      const jest = version()
+      const fixture = await fixtureCopy(STATE_FILES)
+      const pattern = jest.name === 'jest29' ? '--testPathPattern' : '--testPathPatterns'
+      const run = await runJest({ jest, fixture, identity: root, args: ['--ci', '-w', '1', '--selectProjects', 'app', pattern, 'state-'] })
+      assert.equal(run.files.size, 2, run.output)
+      const { failures, tokens, leftInProject } = stateCheck(run, fixture)
+      assert.deepEqual(failures, [], 'the second file found what the first one left')
+      assert.equal(tokens.length, 2, run.output)
+      assert.equal(tokens[0], tokens[1], 'one warm process (the lane\'s) ran both files')
+      assert.equal(leftInProject, false, 'the project file was written to the copy-on-write layer')
+      assert.deepEqual(leftovers(fixture, root.home), [])
+    })
+  }
+
+  test('isolation \'worker\' on the same files: the second file finds what the first left', async () => {
+    const fixture = await fixtureCopy(STATE_FILES)
+    const run = await runJest({
+      jest: JEST30(), fixture, identity: root, env: { NSB_JEST_ISOLATION: 'worker' },
+      args: ['--ci', '-w', '1', '--selectProjects', 'app', '--testPathPatterns', 'state-']
+    })
+    const { failures, tokens } = stateCheck(run, fixture)
+    assert.ok(failures.some((failure) => /finds nothing an earlier file left/.test(failure)), failures.join('\n'))
+    assert.equal(tokens[0], tokens[1])
+    assert.deepEqual(leftovers(fixture, root.home), [])
+  })
+})
+
 describe('the runner in other configurations', () => {
   test('runner without the preset, next to testEnvironment \'node\': every file is sandboxed, in the project\'s environment', async () => {
     const fixture = await fixtureCopy()
@@ -110,6 +142,11 @@ describe('the runner in other configurations', () => {
         "const base = require('./jest.config.cjs')",
         "module.exports = { projects: [{ ...base.projects[0], testEnvironmentOptions: { sandbox: { isolation: 'wrker', memroy: '1G', report: 'yes' } } }] }"
       ].join('\n'),
+      // What needs a sandbox per file, asked for together with isolation 'state'.
+      'state-conflict.config.cjs': [
+        "const base = require('./jest.config.cjs')",
+        "module.exports = { projects: [{ ...base.projects[0], testEnvironmentOptions: { sandbox: { isolation: 'state', timeout: '1m', report: true } } }] }"
+      ].join('\n'),
       // Jest >= 30.4.1 passes `runner: [path, options]` to the runner.
       'bad-runner.config.cjs': [
         "const base = require('./jest.config.cjs')",
@@ -122,7 +159,9 @@ describe('the runner in other configurations', () => {
       return run instanceof Error ? run.message : run.output
     }
     assert.match(await outputOf('bad-project.config.cjs'),
-      /testEnvironmentOptions\.sandbox of project "app".*option `isolation`: expected 'file'.*option `report`: expected true \(.*\), 'json' \(.*\) or false, got "yes".*unknown option `memroy`/)
+      /testEnvironmentOptions\.sandbox of project "app".*option `isolation`: expected 'state' .*, 'file' .* or 'worker' .*, got "wrker".*option `report`: expected true \(.*\), 'json' \(.*\) or false, got "yes".*unknown option `memroy`/)
+    assert.match(await outputOf('state-conflict.config.cjs'),
+      /testEnvironmentOptions\.sandbox of project "app" \([^)]*\): isolation 'state' cannot be combined with option `timeout`: .*; nor with option `report` \(yet\): .* \(use isolation 'file'\)/)
     assert.match(await outputOf('bad-runner.config.cjs'), /the runner options \(runner: \[path, options\]\): NSB_INVALID_OPTION: option `cpus`/)
     assert.deepEqual(leftovers(fixture, root.home), [])
   })

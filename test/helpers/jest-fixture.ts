@@ -219,3 +219,67 @@ export function messageOf (run: JestRun, file: string): string {
   // eslint-disable-next-line no-control-regex
   return result.message.replace(/\u001b\[[0-9;]*m/g, '')
 }
+
+/**
+ * Two identical test files for isolation 'state' (issue #18): each first checks that
+ * nothing another file left is there (a /tmp and a /dev/shm file, a file in the project,
+ * read through a relative path, so a cwd left in the old tree would show it; a detached
+ * process; the port that process listens on), then leaves all of it. Each names in its
+ * last test's title a token kept on a builtin module (Jest gives every file a fresh module
+ * registry, but builtins are the process's own): equal tokens mean one warm process ran
+ * both files. Written into the app project as app/state-a.test.js and app/state-b.test.js.
+ */
+const STATE_CHECK = `import { expect, test } from '@jest/globals'
+import { spawn } from 'node:child_process'
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import { MARKER, PORT } from './helpers'
+
+const KEY = Symbol.for('ns-sandbox-e2e-process-token')
+os[KEY] ??= crypto.randomBytes(6).toString('hex')
+const LEFT = ['/tmp/' + MARKER, '/dev/shm/' + MARKER, MARKER + '-left']
+const ours = () => fs.readdirSync('/proc').filter((pid) => /^[0-9]+$/.test(pid) && pid !== String(process.pid)).filter((pid) => {
+  try { return fs.readFileSync('/proc/' + pid + '/cmdline', 'utf8').includes(MARKER + '-detached') } catch { return false }
+})
+const portFree = () => new Promise((resolve) => {
+  const probe = net.createServer().once('error', () => resolve(false)).listen(PORT, '127.0.0.1', () => probe.close(() => resolve(true)))
+})
+
+test('finds nothing an earlier file left: files, processes, ports', async () => {
+  expect({ files: LEFT.filter((p) => fs.existsSync(p)), processes: ours(), portFree: await portFree() })
+    .toEqual({ files: [], processes: [], portFree: true })
+})
+
+test('leaves files, a process and its port behind', async () => {
+  for (const p of LEFT) fs.writeFileSync(p, 'left by ' + expect.getState().testPath)
+  const code = 'require("node:net").createServer().listen(' + PORT + ', "127.0.0.1"); setInterval(() => {}, 1000)'
+  spawn(process.execPath, ['-e', code, MARKER + '-detached'], { detached: true, stdio: 'ignore' }).unref()
+  for (let i = 0; i < 200 && await portFree(); i++) await new Promise((resolve) => setTimeout(resolve, 25))
+  expect({ processes: ours().length, portFree: await portFree() }).toEqual({ processes: 1, portFree: false })
+})
+
+test('process token ' + os[KEY], () => {})
+`
+
+export const STATE_FILES: Record<string, string> = { 'app/state-a.test.js': STATE_CHECK, 'app/state-b.test.js': STATE_CHECK }
+
+/** The state files' outcome: both passed, and the process tokens their titles carry (equal: one process ran both). */
+export function stateCheck (run: JestRun, fixture: FixtureCopy): { failures: string[], tokens: string[], leftInProject: boolean } {
+  const failures: string[] = []
+  const tokens: string[] = []
+  for (const file of Object.keys(STATE_FILES)) {
+    const result = run.files.get(file)
+    if (result === undefined) {
+      failures.push(`${file}: no result`)
+      continue
+    }
+    for (const t of result.tests) {
+      if (t.status !== 'passed') failures.push(`${file} > ${t.title}: ${t.failureMessages.join('\n')}`)
+      const token = /^process token (\S+)$/.exec(t.title)?.[1]
+      if (token !== undefined) tokens.push(token)
+    }
+  }
+  return { failures, tokens, leftInProject: fs.existsSync(path.join(fixture.dir, `${fixture.marker}-left`)) }
+}
