@@ -1,12 +1,13 @@
-// Jest with jest-environment-ns-sandbox against stock Jest, on two generated 50-file
-// suites compiled by babel-jest (see bench/jest/suite.mjs): stock Jest, the preset with
-// isolation 'file' (a sandbox per file) and with isolation 'worker' (a sandbox per
-// lane), run interleaved, BENCH_RUNS times each after one unmeasured warm-up round
-// (which fills the transform cache). Medians and ratios go to stdout and to
-// bench/results/jest.json, with where the sandboxed runs spend their time (from the
-// runner's NS_SANDBOX_JEST_TRACE). Not part of the tests.
+// Jest with jest-environment-ns-sandbox against stock Jest, on three generated 50-file
+// suites (see bench/jest/suite.mjs: two compiled by babel-jest, one by ts-jest): stock
+// Jest, the preset with isolation 'file' (a sandbox per file), 'worker' (a sandbox per
+// lane) and its default 'state' (a sandbox per lane, its state reset between files), run
+// interleaved, BENCH_RUNS times each after one unmeasured warm-up round (which fills the
+// transform cache). Medians and ratios against the stock runs of the same rounds go to
+// stdout and to bench/results/jest.json, with where the sandboxed runs spend their time
+// (from the runner's NS_SANDBOX_JEST_TRACE). Not part of the tests.
 //
-//   node bench/jest.mjs            BENCH_RUNS=5 BENCH_PROFILES=mixed node bench/jest.mjs
+//   node bench/jest.mjs            BENCH_RUNS=5 BENCH_PROFILES=mixed,tsjest node bench/jest.mjs
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -18,9 +19,10 @@ import { breakdown, median } from './jest/stats.mjs'
 const here = path.dirname(fileURLToPath(import.meta.url))
 const repo = path.dirname(here)
 const runs = Number(process.env.BENCH_RUNS ?? 3)
-const profiles = (process.env.BENCH_PROFILES ?? 'mixed,light').split(',').filter((name) => name in PROFILES)
-const VARIANTS = ['stock', 'file', 'worker']
-const TARGETS = { file: 1.5, worker: 1.1 }
+const profiles = (process.env.BENCH_PROFILES ?? 'mixed,light,tsjest').split(',').filter((name) => name in PROFILES)
+const VARIANTS = ['stock', 'file', 'worker', 'state']
+const SANDBOXED = VARIANTS.filter((v) => v !== 'stock')
+const TARGETS = { file: 1.5, worker: 1.1, state: 1.15 }
 const jestBin = path.join(repo, 'node_modules', 'jest', 'bin', 'jest.js')
 const jestVersion = JSON.parse(fs.readFileSync(path.join(repo, 'node_modules', 'jest', 'package.json'), 'utf8')).version
 
@@ -75,11 +77,8 @@ for (const profile of profiles) {
     cpuS: Object.fromEntries(VARIANTS.map((v) => [v, samples[v].cpuS])),
     medianMs,
     medianCpuS: Object.fromEntries(VARIANTS.map((v) => [v, median(samples[v].cpuS)])),
-    ratio: { file: round(medianMs.file / medianMs.stock), worker: round(medianMs.worker / medianMs.stock) },
-    where: {
-      file: mergeBreakdowns(samples.file.traces),
-      worker: mergeBreakdowns(samples.worker.traces)
-    }
+    ratio: Object.fromEntries(SANDBOXED.map((v) => [v, round(medianMs[v] / medianMs.stock)])),
+    where: Object.fromEntries(SANDBOXED.map((v) => [v, mergeBreakdowns(samples[v].traces)]))
   }
   fs.rmSync(dir, { recursive: true, force: true })
 }
@@ -120,6 +119,5 @@ console.log(`Jest ${jestVersion}, Node ${process.version}, ${os.availableParalle
 for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i])).join('  '))
 for (const [profile, result] of Object.entries(results)) {
   console.log(`\n${profile}, where a sandboxed file's time goes (medians, ms):`)
-  console.log(`  file:   ${JSON.stringify(result.where.file)}`)
-  console.log(`  worker: ${JSON.stringify(result.where.worker)}`)
+  for (const variant of SANDBOXED) console.log(`  ${`${variant}:`.padEnd(7)} ${JSON.stringify(result.where[variant])}`)
 }

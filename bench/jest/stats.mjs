@@ -9,6 +9,9 @@
 //   runMs        the file itself, as jest-runner's in-band path runs it
 //   laneWaitMs   how long the lane waited for its sandbox to be warm (on the critical path)
 //   endMs        the file's report to the sandbox's end (kernel verdict, cleanup; off the lane; file isolation)
+//   resetMs      isolation 'state': reset() as the host sees it (resetInitMs: the init's own figure),
+//                started when a file is done; resetWaitMs: what the lane still waited for it
+//                before the next file (on the critical path); resets: how many
 //   sandboxes    sandboxes started; runnerStartMs: the runner's call to its first sandbox (options, live paths)
 export function median (values) {
   if (values.length === 0) return null
@@ -25,8 +28,11 @@ export function breakdown (text, wallMs, isolation) {
     return byFile.get(file)
   }
   let start
+  const resets = { ms: [], initMs: [], waitMs: [] }
   for (const line of lines) {
     if (line.step === 'run-tests') start ??= line.t
+    if (line.step === 'reset') { resets.ms.push(line.ms); resets.initMs.push(line.initMs) }
+    if (line.step === 'reset-wait') resets.waitMs.push(line.ms)
     if (line.file === undefined) continue
     const e = entry(line.file)
     if (line.step === 'spawn') e.spawn = line.t
@@ -48,6 +54,9 @@ export function breakdown (text, wallMs, isolation) {
     runMs: pick('runMs'),
     laneWaitMs: pick('laneWaitMs'),
     endMs: isolation === 'file' ? pick('endMs') : null,
+    ...(isolation === 'state'
+      ? { resetMs: median(resets.ms), resetInitMs: median(resets.initMs), resetWaitMs: median(resets.waitMs), totalResetWaitMs: resets.waitMs.reduce((a, b) => a + b, 0), resets: resets.ms.length }
+      : {}),
     totalRunMs: Math.round(sum('runMs')),
     totalLaneWaitMs: Math.round(sum('laneWaitMs')),
     sandboxes: files.filter((f) => f.spawn !== undefined).length,
