@@ -11,7 +11,8 @@
 //   endMs        the file's report to the sandbox's end (kernel verdict, cleanup; off the lane; file isolation)
 //   resetMs      isolation 'state': reset() as the host sees it (resetInitMs: the init's own figure),
 //                started when a file is done; resetWaitMs: what the lane still waited for it
-//                before the next file (on the critical path); resets: how many
+//                before the next file (on the critical path); resets: how many; keptLayers:
+//                copy-on-write layers a reset kept because no file had changed them (median)
 //   sandboxes    sandboxes started; runnerStartMs: the runner's call to its first sandbox (options, live paths)
 export function median (values) {
   if (values.length === 0) return null
@@ -28,10 +29,10 @@ export function breakdown (text, wallMs, isolation) {
     return byFile.get(file)
   }
   let start
-  const resets = { ms: [], initMs: [], waitMs: [] }
+  const resets = { ms: [], initMs: [], waitMs: [], kept: [] }
   for (const line of lines) {
     if (line.step === 'run-tests') start ??= line.t
-    if (line.step === 'reset') { resets.ms.push(line.ms); resets.initMs.push(line.initMs) }
+    if (line.step === 'reset') { resets.ms.push(line.ms); resets.initMs.push(line.initMs); resets.kept.push(line.kept) }
     if (line.step === 'reset-wait') resets.waitMs.push(line.ms)
     if (line.file === undefined) continue
     const e = entry(line.file)
@@ -55,7 +56,7 @@ export function breakdown (text, wallMs, isolation) {
     laneWaitMs: pick('laneWaitMs'),
     endMs: isolation === 'file' ? pick('endMs') : null,
     ...(isolation === 'state'
-      ? { resetMs: median(resets.ms), resetInitMs: median(resets.initMs), resetWaitMs: median(resets.waitMs), totalResetWaitMs: resets.waitMs.reduce((a, b) => a + b, 0), resets: resets.ms.length }
+      ? { resetMs: median(resets.ms), resetInitMs: median(resets.initMs), resetWaitMs: median(resets.waitMs), totalResetWaitMs: resets.waitMs.reduce((a, b) => a + b, 0), resets: resets.ms.length, keptLayers: median(resets.kept.filter((v) => typeof v === 'number')) }
       : {}),
     totalRunMs: Math.round(sum('runMs')),
     totalLaneWaitMs: Math.round(sum('laneWaitMs')),

@@ -74,8 +74,12 @@ export type StatusMessage =
    * only the kernel's namespace teardown is left.
    */
   | { type: 'init-exit', status: number, code: number | null, signal: number | null }
-  /** From the init, after a `reset` command (resettable sandboxes): done in `ms`, or failed (the sandbox then ends). */
-  | { type: 'reset', ms: number, error?: string }
+  /**
+   * From the init, after a `reset` command (resettable sandboxes): done in `ms`, `kept`
+   * copy-on-write layers bound again because nothing had changed them; or failed (the
+   * sandbox then ends).
+   */
+  | { type: 'reset', ms: number, kept: number } | { type: 'reset', ms: number, error: string }
 
 /**
  * Lines the init (PID 1) writes on the status pipe after the command ended, when a

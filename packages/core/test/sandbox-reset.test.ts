@@ -58,6 +58,46 @@ try { await spawnSandbox({ command: 'true', resettable: true, root: true }) } ca
 console.log(JSON.stringify({ seen, signal, refused }))
 `
 
+/**
+ * A layer nothing changed is kept (the same overlay, so the same device, warm); one that
+ * a job wrote in, chmod-ed, touched or created and deleted in is built again, and the
+ * next job sees none of it.
+ */
+const LAYER_WORKER = `const fs = require('fs')
+const project = process.cwd()
+process.on('message', (job) => {
+  process.chdir(project)
+  const here = fs.statSync('.')
+  const seen = { device: here.dev, etcDevice: fs.statSync('/etc').dev, mode: (here.mode & 0o777).toString(8), mtime: here.mtimeMs, files: fs.readdirSync('.').sort() }
+  if (job.act === 'write') fs.writeFileSync('written', 'x')
+  if (job.act === 'chmod') fs.chmodSync('.', 0o750)
+  if (job.act === 'touch') fs.utimesSync('.', new Date(), new Date(1000))
+  if (job.act === 'create-and-delete') { fs.writeFileSync('gone', 'x'); fs.unlinkSync('gone') }
+  process.send(seen)
+})
+`
+
+const LAYER_ACTS = ['none', 'none', 'write', 'none', 'chmod', 'none', 'touch', 'none', 'create-and-delete', 'none', 'none']
+
+const LAYER_RUNNER = `
+import { spawnSandbox } from ${JSON.stringify(path.join(CORE_DIR, 'dist/index.js'))}
+import { once } from 'node:events'
+const sandbox = await spawnSandbox({ entry: 'worker.cjs', ipc: true, resettable: true, stdio: ['ignore', 'inherit', 'inherit'] })
+const jobs = []
+const resets = []
+for (const [n, act] of ${JSON.stringify(LAYER_ACTS)}.entries()) {
+  if (n > 0) resets.push((await sandbox.reset()).kept)
+  sandbox.send({ act })
+  const [seen] = await once(sandbox, 'message')
+  jobs.push(seen)
+}
+sandbox.kill('SIGTERM')
+await sandbox.result
+console.log(JSON.stringify({ jobs, resets }))
+`
+
+interface LayerJob { device: number, etcDevice: number, mode: string, mtime: number, files: string[] }
+
 function runAs (who: Identity): { seen: Array<Record<string, unknown>>, signal: string, refused: string } {
   return runScriptAs(who, 'nsb-reset-', { 'runner.mjs': RUNNER, 'worker.cjs': WORKER }, {
     check: (dir) => {
@@ -81,6 +121,28 @@ for (const who of identities()) {
       }
       assert.equal(signal, 'SIGTERM')
       assert.equal(refused, 'NSB_INVALID_OPTION', 'not with root: true')
+    })
+
+    it('keeps the layers nothing changed (same overlay, warm) and builds again the ones a job changed in any way', () => {
+      const { jobs, resets } = runScriptAs<{ jobs: LayerJob[], resets: number[] }>(who, 'nsb-reset-layers-', { 'runner.mjs': LAYER_RUNNER, 'worker.cjs': LAYER_WORKER })
+      const first = jobs[0]
+      assert.ok(first !== undefined)
+      for (const [n, job] of jobs.entries()) {
+        assert.deepEqual({ mode: job.mode, files: job.files }, { mode: first.mode, files: first.files },
+          `job ${n} (after ${LAYER_ACTS[n - 1]}) found the project as the first job did`)
+        // A rebuilt layer's top directory has its new upper directory's times, as the first one had.
+        assert.notEqual(job.mtime, 1000, `job ${n} found the time the 'touch' job set`)
+        assert.equal(job.etcDevice, first.etcDevice, `job ${n}: /etc, changed by no job, is the same overlay`)
+      }
+      const keptWhenClean = resets[0] ?? 0
+      for (let n = 1; n < jobs.length; n++) {
+        const [previous, job, before] = [jobs[n - 1], jobs[n], LAYER_ACTS[n - 1]]
+        if (before === 'none') assert.equal(job?.device, previous?.device, `job ${n}: an unchanged project layer is kept`)
+        else assert.notEqual(job?.device, previous?.device, `job ${n}: the project layer changed by '${String(before)}' is built again`)
+        assert.equal(resets[n - 1], before === 'none' ? keptWhenClean : keptWhenClean - 1, `reset ${n}: kept every layer but a changed one`)
+      }
+      assert.equal(jobs.length, LAYER_ACTS.length)
+      assert.ok(keptWhenClean > 1, `kept ${keptWhenClean} layers after a job that changed nothing`)
     })
   })
 }

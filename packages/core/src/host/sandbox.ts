@@ -24,6 +24,8 @@ import { readStatusLines } from './status-reader.js'
 export interface ResetResult {
   /** How long the init took: kill the rest, build the new tree, pivot. */
   ms: number
+  /** Copy-on-write layers (one per overlay of the plan) that nothing had changed: the new state has the same ones, warm. */
+  kept: number
 }
 
 export interface SandboxResult {
@@ -107,7 +109,7 @@ export class Sandbox extends EventEmitter {
         commandExit = message
       } else if (message.type === 'reset') {
         const waiting = this.resets.shift()
-        if (message.error === undefined) waiting?.resolve({ ms: message.ms })
+        if ('kept' in message) waiting?.resolve({ ms: message.ms, kept: message.kept })
         else waiting?.reject(new SandboxError('NSB_SETUP_FAILED', `the sandbox could not be reset: ${message.error}`))
       }
     })
