@@ -12,7 +12,9 @@ import { CORE_DIR, runScriptAs } from './helpers/cli.js'
 /** Each job: look at what earlier jobs left, then leave some of it again. */
 const WORKER = `const fs = require('fs')
 const net = require('net')
-const { spawn } = require('child_process')
+const { spawn, execFileSync } = require('child_process')
+/** System V IPC objects of the sandbox's IPC namespace (lines after each table's header). */
+const ipcObjects = () => ['shm', 'sem', 'msg'].flatMap((table) => fs.readFileSync('/proc/sysvipc/' + table, 'utf8').trim().split('\\n').slice(1))
 const project = process.cwd()
 process.on('message', async (job) => {
   process.chdir(project) // the reset left this process's cwd in the old tree
@@ -23,6 +25,7 @@ process.on('message', async (job) => {
     shm: fs.existsSync('/dev/shm/left-by-a-job'),
     project: fs.readdirSync('.').filter((name) => name.startsWith('written-')).sort(),
     etc: fs.existsSync('/etc/left-by-a-job'),
+    ipc: ipcObjects().length,
     // Running processes: a killed child of this one stays a zombie until libuv reaps it.
     processes: fs.readdirSync('/proc').filter((name) => /^[0-9]+$/.test(name) && !/\\) Z /.test(fs.readFileSync('/proc/' + name + '/stat', 'utf8'))).length,
     port: await new Promise((resolve) => {
@@ -33,6 +36,8 @@ process.on('message', async (job) => {
   fs.writeFileSync('/dev/shm/left-by-a-job', 'x')
   fs.writeFileSync('written-' + job.n, 'x')
   try { fs.writeFileSync('/etc/left-by-a-job', 'x') } catch {}
+  for (const kind of [['-M', '4096'], ['-S', '1'], ['-Q']]) execFileSync('ipcmk', kind, { stdio: 'ignore' })
+  if (ipcObjects().length !== 3) throw new Error('ipcmk made no objects: ' + JSON.stringify(ipcObjects()))
   spawn('sleep', ['1000'], { detached: true, stdio: 'ignore' }).unref()
   spawn(process.execPath, ['-e', 'require("net").createServer().listen(4321, "127.0.0.1")'], { detached: true, stdio: 'ignore' }).unref()
   await new Promise((resolve) => setTimeout(resolve, 300))
@@ -109,14 +114,14 @@ function runAs (who: Identity): { seen: Array<Record<string, unknown>>, signal: 
 
 for (const who of identities()) {
   describe(`reset as ${who.name}`, () => {
-    it('gives each job a fresh state in the same warm process: files, /tmp, /dev/shm, processes, ports', () => {
+    it('gives each job a fresh state in the same warm process: files, /tmp, /dev/shm, processes, ports, System V IPC', () => {
       const { seen, signal, refused } = runAs(who)
       const jobs = seen.filter((entry) => 'job' in entry)
       assert.deepEqual(seen.filter((entry) => 'reset' in entry), [{ reset: 'number' }, { reset: 'number' }])
       assert.equal(new Set(jobs.map((job) => job.pid)).size, 1, 'one process ran every job')
       for (const job of jobs) {
         assert.deepEqual({ ...job, pid: 0 }, {
-          job: job.job, pid: 0, tmp: false, shm: false, project: [], etc: false, processes: 2, port: 'free'
+          job: job.job, pid: 0, tmp: false, shm: false, project: [], etc: false, ipc: 0, processes: 2, port: 'free'
         }, `job ${String(job.job)} saw what an earlier one left`)
       }
       assert.equal(signal, 'SIGTERM')

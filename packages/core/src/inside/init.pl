@@ -22,9 +22,11 @@
 
 my %SYS = (
   x64 => { mount => 165, umount2 => 166, pivot_root => 155, sethostname => 170, unshare => 272,
-           capset => 126, prctl => 157, faccessat => 269, clock_gettime => 228, mount_setattr => 442, statx => 332 },
+           capset => 126, prctl => 157, faccessat => 269, clock_gettime => 228, mount_setattr => 442, statx => 332,
+           shmctl => 31, semctl => 66, msgctl => 71 },
   arm64 => { mount => 40, umount2 => 39, pivot_root => 41, sethostname => 161, unshare => 97,
-             capset => 91, prctl => 167, faccessat => 48, clock_gettime => 113, mount_setattr => 442, statx => 291 }
+             capset => 91, prctl => 167, faccessat => 48, clock_gettime => 113, mount_setattr => 442, statx => 291,
+             shmctl => 195, semctl => 191, msgctl => 187 }
 );
 my %MS = (RDONLY => 0x1, NOSUID => 0x2, NODEV => 0x4, NOEXEC => 0x8, BIND => 0x1000, REC => 0x4000);
 my %ERRNO = (1 => 'EPERM', 2 => 'ENOENT', 12 => 'ENOMEM', 13 => 'EACCES', 16 => 'EBUSY', 17 => 'EEXIST',
@@ -423,11 +425,18 @@ sub reap_exited {
   while ((my $pid = waitpid(-1, 1)) > 0) { $command_status = $? if $pid == $command_pid } # WNOHANG
 }
 
+# Dead but for its parent's wait. A multithreaded process's leader shows Z as soon as its
+# own thread is done, while the other threads may still hold its files (a listening
+# socket's port among them): only a zombie left with one thread has let go of everything.
 sub is_zombie {
   my ($pid) = @_;
-  open(my $stat, '<', "/proc/$pid/stat") or return 1;
-  my $line = <$stat> // '';
-  return $line =~ /\) Z /;
+  open(my $status, '<', "/proc/$pid/status") or return 1;
+  my ($state, $threads) = ('', 0);
+  while (my $line = <$status>) {
+    if ($line =~ /^State:\s+(\S)/) { $state = $1 }
+    elsif ($line =~ /^Threads:\s+(\d+)/) { $threads = $1; last }
+  }
+  return $state eq 'Z' && $threads <= 1;
 }
 
 # SIGKILL every process of the sandbox but PID 2 (and this one), until none is left: a
@@ -444,9 +453,29 @@ sub kill_all_but_command {
   die { message => 'processes kept appearing while they were killed' };
 }
 
+# System V IPC objects live in the sandbox's IPC namespace, which PID 2 keeps: removed
+# (IPC_RMID; the init has the namespace's capabilities). A segment PID 2 still has
+# attached goes when it detaches, and no new attach can find it.
+sub remove_ipc_objects {
+  for my $kind (['shm', 'shmctl'], ['sem', 'semctl'], ['msg', 'msgctl']) {
+    my ($table, $call) = @$kind;
+    open(my $list, '<', "/proc/sysvipc/$table") or die syscall_error('open', "/proc/sysvipc/$table", $! + 0);
+    <$list>; # the header
+    while (my $line = <$list>) {
+      $line =~ s/^\s+//;
+      my (undef, $id) = split(/\s+/, $line); # key, id, ...
+      next unless defined $id && $id =~ /^\d+$/;
+      # EINVAL, EIDRM: already gone.
+      next if syscall($sys->{$call}, $id + 0, 0, 0, 0) == 0 || $! == 22 || $! == 43;
+      die syscall_error($call, "IPC_RMID $table $id", $! + 0);
+    }
+  }
+}
+
 # A fresh state for the next test file, in this mount namespace (PID 2 cannot change
-# namespaces: it is multithreaded): every process but PID 2 killed, the plan run again
-# into a new tree (new copy-on-write layers, /tmp, /run, /var/tmp, /dev/shm, /proc, /dev),
+# namespaces: it is multithreaded): every process but PID 2 killed, System V IPC objects
+# removed, the plan run again into a new tree (new copy-on-write layers, /tmp, /run,
+# /var/tmp, /dev/shm, /proc, /dev; layers nothing changed are kept, see run_plan),
 # pivot_root into it (PID 2's root moves along; its cwd stays in the old tree until it
 # changes directory), the hostname set again. The old tree goes when nothing holds it.
 sub reset_state {
@@ -463,6 +492,7 @@ sub reset_state {
   my %built;
   my $ok = eval {
     kill_all_but_command();
+    remove_ipc_objects();
     my %reuse = map { $_ => $overlays{$_} } grep { overlay_unchanged($overlays{$_}) } keys %overlays;
     make_directories($next);
     run_plan($place, \%reuse, \%built);
