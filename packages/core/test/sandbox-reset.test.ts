@@ -37,7 +37,7 @@ process.on('message', async (job) => {
   fs.writeFileSync('written-' + job.n, 'x')
   try { fs.writeFileSync('/etc/left-by-a-job', 'x') } catch {}
   for (const kind of [['-M', '4096'], ['-S', '1'], ['-Q']]) execFileSync('ipcmk', kind, { stdio: 'ignore' })
-  if (ipcObjects().length !== 3) throw new Error('ipcmk made no objects: ' + JSON.stringify(ipcObjects()))
+  if (ipcObjects().length !== seen.ipc + 3) throw new Error('ipcmk did not make its objects: ' + JSON.stringify(ipcObjects()))
   spawn('sleep', ['1000'], { detached: true, stdio: 'ignore' }).unref()
   spawn(process.execPath, ['-e', 'require("net").createServer().listen(4321, "127.0.0.1")'], { detached: true, stdio: 'ignore' }).unref()
   await new Promise((resolve) => setTimeout(resolve, 300))
