@@ -76,10 +76,10 @@ export type StatusMessage =
   | { type: 'init-exit', status: number, code: number | null, signal: number | null }
   /**
    * From the init, after a `reset` command (resettable sandboxes): done in `ms`, `kept`
-   * copy-on-write layers bound again because nothing had changed them; or failed (the
-   * sandbox then ends).
+   * copy-on-write layers bound again because nothing had changed them, `staged`: the
+   * state built ahead was taken; or failed (the sandbox then ends).
    */
-  | { type: 'reset', ms: number, kept: number } | { type: 'reset', ms: number, error: string }
+  | { type: 'reset', ms: number, kept: number, staged: boolean } | { type: 'reset', ms: number, error: string }
 
 /**
  * Lines the init (PID 1) writes on the status pipe after the command ended, when a

@@ -70,10 +70,18 @@ console.log(JSON.stringify({ seen, signal, refused }))
  */
 const LAYER_WORKER = `const fs = require('fs')
 const project = process.cwd()
+const attempt = (act) => { try { act(); return 'done' } catch (error) { return error.code } }
 process.on('message', (job) => {
   process.chdir(project)
   const here = fs.statSync('.')
   const seen = { device: here.dev, etcDevice: fs.statSync('/etc').dev, mode: (here.mode & 0o777).toString(8), mtime: here.mtimeMs, files: fs.readdirSync('.').sort() }
+  // The init's handles: the host's tree under its cover, and the next state being built there.
+  seen.reach = {
+    host: attempt(() => fs.readdirSync('/dev/.ns-sandbox-host')),
+    stage: attempt(() => fs.readdirSync('/dev/.ns-sandbox-host/stage/root')),
+    cover: attempt(() => fs.chmodSync('/dev/.ns-sandbox-host', 0o755)),
+    initRoot: attempt(() => fs.readdirSync('/proc/1/root'))
+  }
   if (job.act === 'write') fs.writeFileSync('written', 'x')
   if (job.act === 'chmod') fs.chmodSync('.', 0o750)
   if (job.act === 'touch') fs.utimesSync('.', new Date(), new Date(1000))
@@ -91,7 +99,7 @@ const sandbox = await spawnSandbox({ entry: 'worker.cjs', ipc: true, resettable:
 const jobs = []
 const resets = []
 for (const [n, act] of ${JSON.stringify(LAYER_ACTS)}.entries()) {
-  if (n > 0) resets.push((await sandbox.reset()).kept)
+  if (n > 0) { const { kept, staged } = await sandbox.reset(); resets.push({ kept, staged }) }
   sandbox.send({ act })
   const [seen] = await once(sandbox, 'message')
   jobs.push(seen)
@@ -101,7 +109,7 @@ await sandbox.result
 console.log(JSON.stringify({ jobs, resets }))
 `
 
-interface LayerJob { device: number, etcDevice: number, mode: string, mtime: number, files: string[] }
+interface LayerJob { device: number, etcDevice: number, mode: string, mtime: number, files: string[], reach: Record<string, string> }
 
 function runAs (who: Identity): { seen: Array<Record<string, unknown>>, signal: string, refused: string } {
   return runScriptAs(who, 'nsb-reset-', { 'runner.mjs': RUNNER, 'worker.cjs': WORKER }, {
@@ -128,8 +136,8 @@ for (const who of identities()) {
       assert.equal(refused, 'NSB_INVALID_OPTION', 'not with root: true')
     })
 
-    it('keeps the layers nothing changed (same overlay, warm) and builds again the ones a job changed in any way', () => {
-      const { jobs, resets } = runScriptAs<{ jobs: LayerJob[], resets: number[] }>(who, 'nsb-reset-layers-', { 'runner.mjs': LAYER_RUNNER, 'worker.cjs': LAYER_WORKER })
+    it('keeps the layers nothing changed (same overlay, warm, the state built ahead) and builds again the ones a job changed in any way', () => {
+      const { jobs, resets } = runScriptAs<{ jobs: LayerJob[], resets: Array<{ kept: number, staged: boolean }> }>(who, 'nsb-reset-layers-', { 'runner.mjs': LAYER_RUNNER, 'worker.cjs': LAYER_WORKER })
       const first = jobs[0]
       assert.ok(first !== undefined)
       for (const [n, job] of jobs.entries()) {
@@ -138,13 +146,16 @@ for (const who of identities()) {
         // A rebuilt layer's top directory has its new upper directory's times, as the first one had.
         assert.notEqual(job.mtime, 1000, `job ${n} found the time the 'touch' job set`)
         assert.equal(job.etcDevice, first.etcDevice, `job ${n}: /etc, changed by no job, is the same overlay`)
+        assert.deepEqual(job.reach, { host: 'EACCES', stage: 'EACCES', cover: 'EROFS', initRoot: 'EACCES' }, `job ${n} reached the init's trees`)
       }
-      const keptWhenClean = resets[0] ?? 0
+      const keptWhenClean = resets[0]?.kept ?? 0
       for (let n = 1; n < jobs.length; n++) {
         const [previous, job, before] = [jobs[n - 1], jobs[n], LAYER_ACTS[n - 1]]
         if (before === 'none') assert.equal(job?.device, previous?.device, `job ${n}: an unchanged project layer is kept`)
         else assert.notEqual(job?.device, previous?.device, `job ${n}: the project layer changed by '${String(before)}' is built again`)
-        assert.equal(resets[n - 1], before === 'none' ? keptWhenClean : keptWhenClean - 1, `reset ${n}: kept every layer but a changed one`)
+        // After a job that changed no layer, the state built ahead while it ran is taken.
+        assert.deepEqual(resets[n - 1], before === 'none' ? { kept: keptWhenClean, staged: true } : { kept: keptWhenClean - 1, staged: false },
+          `reset ${n}: kept every layer but a changed one`)
       }
       assert.equal(jobs.length, LAYER_ACTS.length)
       assert.ok(keptWhenClean > 1, `kept ${keptWhenClean} layers after a job that changed nothing`)

@@ -13,7 +13,7 @@ describe('parseStatusLine', () => {
       { type: 'error', code: 'NSB_MOUNT_FAILED', message: 'm', details: ['d'] })
     assert.deepEqual(parseStatusLine('{"type":"init-exit","status":143,"code":null,"signal":15}'), { type: 'init-exit', status: 143, code: null, signal: 15 })
     assert.deepEqual(parseStatusLine('{"type":"init-exit","status":3,"code":3,"signal":null}'), { type: 'init-exit', status: 3, code: 3, signal: null })
-    assert.deepEqual(parseStatusLine('{"type":"reset","ms":1.25,"kept":12}'), { type: 'reset', ms: 1.25, kept: 12 })
+    assert.deepEqual(parseStatusLine('{"type":"reset","ms":1.25,"kept":12,"staged":true}'), { type: 'reset', ms: 1.25, kept: 12, staged: true })
     assert.deepEqual(parseStatusLine('{"type":"reset","ms":0,"error":"e"}'), { type: 'reset', ms: 0, error: 'e' })
   })
 
@@ -30,7 +30,8 @@ describe('parseStatusLine', () => {
       '{"type":"init-exit","status":0,"code":0,"signal":9}',
       '{"type":"init-exit","status":0,"code":null,"signal":null}',
       '{"type":"reset","ms":1}',
-      '{"type":"reset","ms":1,"kept":-1}',
+      '{"type":"reset","ms":1,"kept":-1,"staged":false}',
+      '{"type":"reset","ms":1,"kept":1}',
       '{"type":"reset","ms":1,"kept":1,"error":"e"}',
       '["started"]', 'null', '@nsb end', ''
     ]) assert.equal(parseStatusLine(line), undefined, line)
@@ -45,7 +46,7 @@ describe('StatusSequence', () => {
       ready: { type: 'ready', setupMs: 1, phases: {} },
       error: { type: 'error', code: 'NSB_SETUP_FAILED', message: '', details: [] },
       'init-exit': { type: 'init-exit', status: 0, code: 0, signal: null },
-      reset: { type: 'reset', ms: 1, kept: 0 }
+      reset: { type: 'reset', ms: 1, kept: 0, staged: false }
     }
     return types.map((type) => sequence.accepts(sample[type]))
   }

@@ -26,6 +26,8 @@ export interface ResetResult {
   ms: number
   /** Copy-on-write layers (one per overlay of the plan) that nothing had changed: the new state has the same ones, warm. */
   kept: number
+  /** The new state was built ahead, while the command ran (nothing had changed any layer). */
+  staged: boolean
 }
 
 export interface SandboxResult {
@@ -109,7 +111,7 @@ export class Sandbox extends EventEmitter {
         commandExit = message
       } else if (message.type === 'reset') {
         const waiting = this.resets.shift()
-        if ('kept' in message) waiting?.resolve({ ms: message.ms, kept: message.kept })
+        if ('kept' in message) waiting?.resolve({ ms: message.ms, kept: message.kept, staged: message.staged })
         else waiting?.reject(new SandboxError('NSB_SETUP_FAILED', `the sandbox could not be reset: ${message.error}`))
       }
     })

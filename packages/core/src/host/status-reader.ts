@@ -56,10 +56,10 @@ export function parseStatusLine (line: string): StatusMessage | undefined {
       return exited || signalled ? { type: 'init-exit', status, code: code as number | null, signal: signal as number | null } : undefined
     }
     case 'reset': {
-      const { ms, kept, error } = fields
-      if (!hasOnly(fields, ['type', 'ms', 'kept', 'error']) || !isDuration(ms)) return undefined
-      if (error !== undefined) return kept === undefined && isText(error, 16_384) ? { type: 'reset', ms, error } : undefined
-      return isCount(kept) && kept <= 4096 ? { type: 'reset', ms, kept } : undefined
+      const { ms, kept, staged, error } = fields
+      if (!hasOnly(fields, ['type', 'ms', 'kept', 'staged', 'error']) || !isDuration(ms)) return undefined
+      if (error !== undefined) return kept === undefined && staged === undefined && isText(error, 16_384) ? { type: 'reset', ms, error } : undefined
+      return isCount(kept) && kept <= 4096 && typeof staged === 'boolean' ? { type: 'reset', ms, kept, staged } : undefined
     }
     default:
       return undefined

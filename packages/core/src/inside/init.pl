@@ -28,7 +28,7 @@ my %SYS = (
              capset => 91, prctl => 167, faccessat => 48, clock_gettime => 113, mount_setattr => 442, statx => 291,
              shmctl => 195, semctl => 191, msgctl => 187 }
 );
-my %MS = (RDONLY => 0x1, NOSUID => 0x2, NODEV => 0x4, NOEXEC => 0x8, BIND => 0x1000, REC => 0x4000);
+my %MS = (RDONLY => 0x1, NOSUID => 0x2, NODEV => 0x4, NOEXEC => 0x8, REMOUNT => 0x20, BIND => 0x1000, MOVE => 0x2000, REC => 0x4000);
 my %ERRNO = (1 => 'EPERM', 2 => 'ENOENT', 12 => 'ENOMEM', 13 => 'EACCES', 16 => 'EBUSY', 17 => 'EEXIST',
   19 => 'ENODEV', 20 => 'ENOTDIR', 22 => 'EINVAL', 28 => 'ENOSPC', 30 => 'EROFS', 36 => 'ENAMETOOLONG',
   38 => 'ENOSYS', 40 => 'ELOOP', 95 => 'EOPNOTSUPP');
@@ -288,6 +288,9 @@ sub hints_for {
 # not reachable by test code (this process is not dumpable; a resettable sandbox has no
 # `root`).
 my $HOST_DIR = '/dev/.ns-sandbox-host';
+# Inside the cover (read-only, mode 0000: test code, without capabilities, can neither
+# search it nor chmod it), where the next state is built while a file runs.
+my $STAGE_DIR = "$HOST_DIR/stage";
 my ($host_root, $host_root_fd);
 sub host_path { my ($path) = @_; return defined $host_root_fd ? "/proc/self/fd/$host_root_fd$path" : $path }
 
@@ -402,7 +405,11 @@ sub pivot_keeping_host {
   chdir('/');
   sysopen($host_root, $HOST_DIR, 0x200000 | 0x10000) or die syscall_error('open', "$HOST_DIR (O_PATH)", $! + 0); # O_PATH | O_DIRECTORY
   $host_root_fd = fileno($host_root);
-  mount_call('tmpfs', $HOST_DIR, 'tmpfs', $MS{RDONLY} | $MS{NOSUID} | $MS{NODEV} | $MS{NOEXEC}, 'mode=0000,size=4096');
+  # The cover holds the mount point of the next state's staging area (see stage_next_state).
+  my $cover_flags = $MS{NOSUID} | $MS{NODEV} | $MS{NOEXEC};
+  mount_call('tmpfs', $HOST_DIR, 'tmpfs', $cover_flags, 'mode=0000,size=4096');
+  mkdir($STAGE_DIR, 0) or die syscall_error('mkdir', $STAGE_DIR, $! + 0);
+  mount_call(undef, $HOST_DIR, undef, $MS{REMOUNT} | $MS{RDONLY} | $cover_flags, undef);
 }
 
 eval {
@@ -472,42 +479,87 @@ sub remove_ipc_objects {
   }
 }
 
-# A fresh state for the next test file, in this mount namespace (PID 2 cannot change
-# namespaces: it is multithreaded): every process but PID 2 killed, System V IPC objects
-# removed, the plan run again into a new tree (new copy-on-write layers, /tmp, /run,
-# /var/tmp, /dev/shm, /proc, /dev; layers nothing changed are kept, see run_plan),
-# pivot_root into it (PID 2's root moves along; its cwd stays in the old tree until it
-# changes directory), the hostname set again. The old tree goes when nothing holds it.
-sub reset_state {
-  my $at = now_ms();
-  my ($next, $layers) = ('/.ns-sandbox-next', '/.ns-sandbox-layers');
+my ($next, $layers) = ('/.ns-sandbox-next', '/.ns-sandbox-layers');
+
+# Where a reset's plan puts the root and the layers instead of the configured paths.
+sub placed_under {
+  my ($root, $layers_dir) = @_;
   my $root_prefix = qr/^\Q$config{root}\E(?=\/|\z)/;
   my $layers_prefix = qr/^\Q$config{layers}\E(?=\/|\z)/;
-  my $place = sub {
+  return sub {
     my ($path) = @_;
-    return $next . substr($path, length($config{root})) if $path =~ $root_prefix;
-    return $layers . substr($path, length($config{layers})) if $path =~ $layers_prefix;
+    return $root . substr($path, length($config{root})) if $path =~ $root_prefix;
+    return $layers_dir . substr($path, length($config{layers})) if $path =~ $layers_prefix;
     return $path;
   };
+}
+
+# The next state, built ahead while a file runs: a private tmpfs on STAGE_DIR holds its
+# root and its layers, and every overlay is a bind of the current state's. A reset takes
+# it when none of those overlays has changed since (the common case: a test file that
+# wrote only to /tmp, or nowhere); then only the kill, the moves and the pivot are left
+# for the reset. Otherwise it is dropped and the reset builds the state itself.
+my ($staged_root, %staged_overlays);
+
+sub drop_staged_state {
+  undef $staged_root;
+  %staged_overlays = ();
+  syscall($sys->{umount2}, my $stage = $STAGE_DIR, 2); # MNT_DETACH; nothing there is no error
+}
+
+sub stage_next_state {
+  drop_staged_state();
   my %built;
+  my $ok = eval {
+    mount_call('tmpfs', $STAGE_DIR, 'tmpfs', $MS{NOSUID} | $MS{NODEV}, 'mode=0700,size=4096');
+    mkdir("$STAGE_DIR/$_", 0700) or die syscall_error('mkdir', "$STAGE_DIR/$_", $! + 0) for qw(root layers);
+    run_plan(placed_under("$STAGE_DIR/root", "$STAGE_DIR/layers"), \%overlays, \%built);
+    make_directories("$STAGE_DIR/root$HOST_DIR");
+    $staged_root = open_path("$STAGE_DIR/root");
+    1;
+  };
+  if ($ok) { %staged_overlays = %built } else { drop_staged_state() } # only a missed shortcut: the reset builds and reports
+}
+
+# A fresh state for the next test file, in this mount namespace (PID 2 cannot change
+# namespaces: it is multithreaded): every process but PID 2 killed, System V IPC objects
+# removed, then the staged state, or the plan run again into a new tree (new copy-on-write
+# layers, /tmp, /run, /var/tmp, /dev/shm, /proc, /dev; layers nothing changed are kept, see
+# run_plan), pivot_root into it (PID 2's root moves along; its cwd stays in the old tree
+# until it changes directory), the hostname set again. The old tree goes when nothing
+# holds it.
+sub reset_state {
+  my $at = now_ms();
+  my (%built, $staged);
   my $ok = eval {
     kill_all_but_command();
     remove_ipc_objects();
     my %reuse = map { $_ => $overlays{$_} } grep { overlay_unchanged($overlays{$_}) } keys %overlays;
     make_directories($next);
-    run_plan($place, \%reuse, \%built);
+    if (defined $staged_root && keys(%reuse) == keys(%overlays)) {
+      # Out of the host's tree first: that tree is about to move into it.
+      mount_call('/proc/self/fd/' . fileno($staged_root), $next, undef, $MS{MOVE}, undef);
+      %built = %staged_overlays;
+      $staged = 1;
+    } else {
+      drop_staged_state();
+      run_plan(placed_under($next, $layers), \%reuse, \%built);
+    }
     my $hostname = $config{hostname};
     check(syscall($sys->{sethostname}, $hostname, length($hostname)), 'sethostname', $hostname);
     # The host's tree (and its cover) moves into the new tree; the old tree then goes.
     make_directories("$next$HOST_DIR");
-    mount_call("/proc/self/fd/$host_root_fd", "$next$HOST_DIR", undef, 0x2000, undef); # MS_MOVE
+    mount_call("/proc/self/fd/$host_root_fd", "$next$HOST_DIR", undef, $MS{MOVE}, undef);
     pivot_into($next);
     1;
   };
   if ($ok) {
     my $kept = grep { $built{$_}{upper} == $overlays{$_}{upper} } keys %built;
     %overlays = %built; # the old state's handles close: its layers go with its tree
-    send_status('{"type":"reset","ms":' . (int((now_ms() - $at) * 100 + 0.5) / 100) . ',"kept":' . $kept . '}');
+    undef $staged_root if $staged;
+    send_status('{"type":"reset","ms":' . (int((now_ms() - $at) * 100 + 0.5) / 100) . ',"kept":' . $kept
+      . ',"staged":' . ($staged ? 'true' : 'false') . '}');
+    stage_next_state();
     return;
   }
   my $message = ref($@) ? $@->{message} : "$@";
@@ -520,6 +572,7 @@ sub reset_state {
 sub serve_commands {
   local $SIG{CHLD} = sub {};
   my $commands = '';
+  stage_next_state();
   while (1) {
     reap_exited();
     return if defined $command_status;
