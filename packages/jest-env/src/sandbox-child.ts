@@ -100,8 +100,8 @@ export class SandboxChild {
   reset (): void {
     if (!this.dirty || this.resetting !== undefined || this.hasEnded) return
     const started = performance.now()
-    this.resetting = this.sandbox.reset().then(({ ms, kept }) => {
-      trace('reset', { sandbox: this.label, initMs: ms, kept, ms: Math.round(performance.now() - started) })
+    this.resetting = this.sandbox.reset().then(({ ms, kept, staged }) => {
+      trace('reset', { sandbox: this.label, initMs: ms, kept, staged, ms: Math.round(performance.now() - started) })
       return true
     }, (error: unknown) => {
       trace('reset-failed', { sandbox: this.label, error: String(error) })
