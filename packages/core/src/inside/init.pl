@@ -466,7 +466,8 @@ sub kill_all_but_command {
 sub remove_ipc_objects {
   for my $kind (['shm', 'shmctl'], ['sem', 'semctl'], ['msg', 'msgctl']) {
     my ($table, $call) = @$kind;
-    open(my $list, '<', "/proc/sysvipc/$table") or die syscall_error('open', "/proc/sysvipc/$table", $! + 0);
+    # No such file: a kernel without System V IPC, so nothing to remove.
+    open(my $list, '<', "/proc/sysvipc/$table") or $! == 2 ? next : die syscall_error('open', "/proc/sysvipc/$table", $! + 0);
     <$list>; # the header
     while (my $line = <$list>) {
       $line =~ s/^\s+//;
