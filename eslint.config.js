@@ -8,7 +8,7 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     // Fixtures written as CommonJS, as the suites they stand for are.
-    files: ['fixtures/jest-dropin/**/*.js', 'fixtures/jest-workspace/**/*.js'],
+    files: ['fixtures/jest-dropin/**/*.js', 'fixtures/jest-workspace/**/*.js', 'fixtures/vitest-workspace/packages/lib/*.js'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', __dirname: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' }
   },

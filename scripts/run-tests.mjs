@@ -10,7 +10,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const UNIT = ['addon-path', 'mount-plan', 'hosts-file', 'options', 'cgroups-formats', 'launch-command', 'exit-status', 'rootfs-format', 'report-proc-net', 'report-paths', 'report-run-summary', 'forward-spec', 'dir-facts', 'doctor-userns', 'status-reader', 'launch-spec', 'jest-module-roots']
+const UNIT = ['addon-path', 'mount-plan', 'hosts-file', 'options', 'cgroups-formats', 'launch-command', 'exit-status', 'rootfs-format', 'report-proc-net', 'report-paths', 'report-run-summary', 'forward-spec', 'dir-facts', 'doctor-userns', 'status-reader', 'launch-spec', 'module-roots']
 
 function testFiles (dir) {
   const full = path.join(root, dir)

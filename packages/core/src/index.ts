@@ -11,6 +11,7 @@ export { pickSandboxOptions, type SpawnSandboxOptions, type StdioEntry } from '.
 export type { KillReason } from './host/exit-status.js'
 export type { CgroupUsage, CgroupLimits } from './host/cgroups/index.js'
 export { FRESH_AREAS, type MountStep } from './plan/mount-plan.js'
+export { hiddenModuleRoots, type ModuleRootsConfig, type ReadonlyBind } from './host/module-roots.js'
 export type {
   SideEffectReport, FileChange, ChangeKind, ReportArea, EntryType, LeftoverProcess, ListeningSocket
 } from './report/types.js'

@@ -9,7 +9,6 @@ import { Emitter, type Listener } from './emitter'
 import { hostJest, type HostJest } from './jest-host'
 import { Lanes } from './lanes'
 import { LivePaths } from './live-paths'
-import { hiddenModuleRoots, type ReadonlyBind } from './module-roots'
 import { mergeLayers, misplacedOptions, misplacedOptionsWarning, projectLayer, runnerLayer, type OptionLayer } from './options'
 import { Planner, projectName, type Plan, type ProjectConfig, type Test } from './plan'
 import { FACTS_VARIABLE, encode, type ChildInit, type HostMessage, type SandboxFacts, type SerializedError, type TestEventName } from './protocol'
@@ -130,12 +129,12 @@ export default class NsSandboxRunner {
     }
     const childEnv = this.childEnvironment(jest)
     // This package and Jest, wherever installed, and the project's module roots.
-    const moduleBinds = new Map<string, ReadonlyBind[]>()
+    const moduleBinds = new Map<string, ReturnType<Core['hiddenModuleRoots']>>()
     const code = [PACKAGE_DIR, jest.runnerPath]
-    const bindsFor = (config: ProjectConfig): ReadonlyBind[] => {
+    const bindsFor = (config: ProjectConfig): ReturnType<Core['hiddenModuleRoots']> => {
       let binds = moduleBinds.get(config.id)
       if (binds === undefined) {
-        binds = hiddenModuleRoots(config, process.cwd(), code)
+        binds = core.hiddenModuleRoots(config, process.cwd(), code)
         moduleBinds.set(config.id, binds)
       }
       return binds

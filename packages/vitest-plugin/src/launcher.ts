@@ -4,7 +4,8 @@
  * runs, the pre-spawned sandbox for the project's next file.
  */
 import path from 'node:path'
-import { spawnSandbox, type RunReportOption, type Sandbox, type SandboxOptions, type SpawnSandboxOptions } from '@ns-sandbox/core'
+import { fileURLToPath } from 'node:url'
+import { hiddenModuleRoots, spawnSandbox, type ReadonlyBind, type RunReportOption, type Sandbox, type SandboxOptions, type SpawnSandboxOptions } from '@ns-sandbox/core'
 import type { PoolOptions } from 'vitest/node'
 import { acquireLivePaths, type LivePaths } from './live-paths.js'
 import { warmPoolOf, type Warm } from './warm-pool.js'
@@ -30,7 +31,12 @@ export interface Opened {
  */
 const MAX_WAITING = 4
 
+/** This package's files (a setup file of ours may run in the worker). */
+const PLUGIN_DIR = path.dirname(fileURLToPath(import.meta.url))
+
 export class Launcher {
+  private moduleBinds: ReadonlyBind[] | undefined
+
   constructor (private readonly options: PoolOptions, private readonly settings: PoolSettings) {}
 
   /** A sandbox for `files` (with `isolate: false`, for every test file of the project). */
@@ -59,9 +65,12 @@ export class Launcher {
 
   /** Vitest's forks worker, as Vitest's forks pool starts it, in a sandbox. */
   private spawnOptions (livePaths: readonly string[]): SpawnSandboxOptions {
+    const { sandbox } = this.settings
     return {
-      ...this.settings.sandbox,
-      writable: [...this.settings.sandbox.writable ?? [], ...livePaths],
+      ...sandbox,
+      writable: [...sandbox.writable ?? [], ...livePaths],
+      // Another root filesystem shows none of the host's: those binds would be the user's choice.
+      bind: sandbox.rootfs === undefined || sandbox.rootfs === 'host' ? [...sandbox.bind ?? [], ...this.hiddenModules()] : sandbox.bind,
       entry: path.resolve(this.options.distPath, 'workers/forks.js'),
       execArgv: this.options.execArgv,
       env: this.options.env as NodeJS.ProcessEnv,
@@ -70,6 +79,15 @@ export class Launcher {
       serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe']
     }
+  }
+
+  /**
+   * Vitest, this package and the project's module roots when a fresh area hides them (a
+   * workspace under /tmp with its node_modules above the cwd): read-only, as they are.
+   */
+  private hiddenModules (): ReadonlyBind[] {
+    this.moduleBinds ??= hiddenModuleRoots({ rootDir: this.options.project.config.root }, process.cwd(), [this.options.distPath, PLUGIN_DIR])
+    return this.moduleBinds
   }
 
   /** Which pre-spawned sandboxes fit: same project, options, execArgv and env. */

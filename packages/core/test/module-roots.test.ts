@@ -1,13 +1,12 @@
 /**
- * Which directories the Jest runner binds read-only into a sandbox because a fresh /tmp
- * would hide them: a workspace under /tmp, Jest run from one of its packages.
+ * Which directories the adapters bind read-only into a sandbox because a fresh /tmp
+ * would hide them: a workspace under /tmp, the runner run from one of its packages.
  */
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
 import { after, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
-import { hiddenModuleRoots } from '../packages/jest-env/dist/module-roots.js'
+import { hiddenModuleRoots } from '../src/host/module-roots.js'
 
 const base = fs.mkdtempSync('/tmp/nsb-module-roots-')
 after(() => { fs.rmSync(base, { recursive: true, force: true }) })
@@ -41,6 +40,6 @@ test('rootDir above the cwd: what lies beside the way down to the cwd, so the cw
 test('roots, modulePaths and code elsewhere under /tmp come back; paths outside the fresh areas and missing ones do not', () => {
   const elsewhere = path.join(base, 'shared')
   fs.mkdirSync(elsewhere)
-  assert.deepEqual(sources(hiddenModuleRoots({ rootDir: app, roots: [app], modulePaths: [elsewhere, path.join(base, 'missing')] }, app, [fileURLToPath(import.meta.url)])),
+  assert.deepEqual(sources(hiddenModuleRoots({ rootDir: app, roots: [app], modulePaths: [elsewhere, path.join(base, 'missing')] }, app, [fs.realpathSync('/usr/bin/env')])),
     [elsewhere, path.join(ws, 'node_modules'), path.join(ws, 'packages', 'lib')])
 })

@@ -1,19 +1,18 @@
 /**
- * Directories the Jest child loads code from: this package, Jest's packages, and the
- * roots the project resolves modules from (rootDir, roots, modulePaths, every module
- * directory up the tree from rootDir, and the workspace packages those link to).
+ * Directories a test runner's process in the sandbox loads code from: the adapter's
+ * package, the runner's packages, and the roots the project resolves modules from
+ * (rootDir, roots, modulePaths, every module directory up the tree from rootDir, and
+ * the workspace packages those link to).
  *
- * Core brings back only the cwd (copy-on-write) and the entry file where a fresh
- * filesystem hides the host: a project under /tmp whose node_modules are hoisted above
- * its cwd (a workspace) found neither Jest nor this package's own modules inside. The
- * hidden ones come back as read-only binds (core's public `bind`); elsewhere the host
+ * A sandbox brings back only the cwd (copy-on-write) and the entry file where a fresh
+ * area hides the host: a project under /tmp whose node_modules are hoisted above its cwd
+ * (a workspace) found neither its runner nor the adapter's own modules inside. The
+ * adapters bring the hidden ones back as read-only binds (`bind`); elsewhere the host
  * view already shows them, copy-on-write, and they are left alone.
  */
 import fs from 'node:fs'
 import path from 'node:path'
-
-/** The areas core mounts fresh in every sandbox (core's FRESH_AREAS, which it does not export). */
-const FRESH_AREAS = ['/tmp', '/run', '/var/tmp', '/dev/shm']
+import { FRESH_AREAS } from '../plan/mount-plan.js'
 
 export interface ModuleRootsConfig {
   rootDir: string
@@ -97,8 +96,8 @@ function around (ancestor: string, cwd: string): string[] {
 }
 
 /**
- * Read-only binds for what the child needs and a fresh area would hide. `code`: other
- * files or directories the child loads (this package, Jest's jest-runner).
+ * Read-only binds for what the runner's process needs and a fresh area would hide.
+ * `code`: other files or directories it loads (the adapter's package, the runner's).
  */
 export function hiddenModuleRoots (config: ModuleRootsConfig, cwd: string, code: readonly string[]): ReadonlyBind[] {
   const realCwd = realpath(cwd) ?? cwd
