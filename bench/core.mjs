@@ -59,8 +59,9 @@ for (let i = 0; i < runs; i++) {
   }
 }
 
-// Issue #2: the sandbox adds at most 10 ms (median) to a Node start on the project's VM.
-const TARGET_ADDS_MS = 10
+// Issue #18 (which replaced issue #2's 10 ms, measured without the CA bundle variable):
+// the sandbox adds at most 15 ms (paired median) to a Node start on the project's VM.
+const TARGET_ADDS_MS = 15
 
 const report = {
   node: process.version,
