@@ -13,34 +13,21 @@
  *   cd /work/main && node scripts/run-tests.mjs test/jest-workspace.test.ts
  */
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { after, describe, test } from 'node:test'
 import { assertReadableByTestUser, identities, type Identity } from './helpers/identity.js'
-import { ROOT, freePort, jestAt, outcomesOf, runJest, type FixtureCopy } from './helpers/jest-fixture.js'
+import { ROOT, freePort, installPackage, jestAt, outcomesOf, runJest, workspaceUnderTmp, type FixtureCopy } from './helpers/jest-fixture.js'
 
 const WORKSPACE = path.join(ROOT, 'fixtures', 'jest-workspace')
 const removals: Array<() => void> = []
 after(() => { for (const remove of removals) remove() })
 
-/** The packages of this repository, as their `files` ship them. */
-function installPackage (from: string, to: string, files: string[]): void {
-  fs.mkdirSync(to, { recursive: true })
-  for (const file of ['package.json', ...files]) fs.cpSync(path.join(ROOT, from, file), path.join(to, file), { recursive: true })
-}
-
-/** The workspace under /tmp (a fresh tmpfs in every sandbox), node_modules hoisted to its root. */
-async function workspaceUnderTmp (owner: Identity): Promise<{ root: string, app: FixtureCopy }> {
-  const root = fs.mkdtempSync('/tmp/nsb-jest-workspace-')
-  removals.push(() => { fs.rmSync(root, { recursive: true, force: true }) })
-  fs.cpSync(WORKSPACE, root, { recursive: true })
-  if (owner.uid !== 0) execFileSync('chown', ['-R', `${owner.uid}:${owner.gid}`, root])
-  fs.chmodSync(root, 0o755)
-  // Hard links: a real tree under /tmp in a fraction of a second. Never chowned (the links share the repository's inodes).
-  const nodeModules = path.join(root, 'node_modules')
-  execFileSync('cp', ['-al', path.join(ROOT, 'node_modules'), nodeModules])
+/** The workspace under /tmp, node_modules hoisted to its root, this repository's packages installed. */
+async function jestWorkspace (owner: Identity): Promise<{ root: string, app: FixtureCopy }> {
+  const { root, nodeModules, remove } = workspaceUnderTmp(WORKSPACE, owner)
+  removals.push(remove)
   for (const link of ['jest-environment-ns-sandbox', '@ns-sandbox']) fs.rmSync(path.join(nodeModules, link), { recursive: true })
   installPackage('packages/jest-env', path.join(nodeModules, 'jest-environment-ns-sandbox'), ['jest-preset.js', 'dist'])
   installPackage('packages/core', path.join(nodeModules, '@ns-sandbox', 'core'), ['dist', 'bin'])
@@ -54,7 +41,7 @@ describe('a workspace under /tmp, node_modules hoisted above the cwd (Jest 30)',
   for (const identity of identities()) {
     test(`as ${identity.name}: every test has the outcome it has with stock Jest (all pass)`, async () => {
       if (identity.uid !== 0) assertReadableByTestUser(identity, ROOT)
-      const { root, app } = await workspaceUnderTmp(identity)
+      const { root, app } = await jestWorkspace(identity)
       const jest = jestAt('jest30', path.join(root, 'node_modules'))
       const stock = await runJest({ jest, fixture: app, identity, env: { NSB_WORKSPACE_MODE: 'stock' }, args: ['--ci'] })
       assert.deepEqual(outcomesOf(stock), [

@@ -11,13 +11,14 @@
  *   cd /work/main && npm run build && node scripts/run-tests.mjs test/vitest-dropin.test.ts
  */
 import assert from 'node:assert/strict'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { assertReadableByTestUser, ensureTestUser, rootIdentity, type Identity } from './helpers/identity.js'
+import { runVitest as runVitestAs, statusByTest, type VitestRun } from './helpers/vitest-run.js'
 
 const REPO = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '')
 const FIXTURE = path.join(REPO, 'fixtures/vitest-dropin')
@@ -56,33 +57,9 @@ function makeApp (major: Major, owner: Identity = root): string {
   return dir
 }
 
-interface JsonFile { name: string, status: string, assertionResults: Array<{ fullName: string, status: string }> }
-interface Run { code: number | null, output: string, report: { testResults: JsonFile[] } | undefined }
-
-async function runVitest (app: string, args: string[], env: Record<string, string>, who: Identity = root): Promise<Run> {
-  const report = path.join(app, 'report.json')
-  fs.rmSync(report, { force: true })
-  const command = who.wrap(process.execPath, [path.join(app, 'node_modules/vitest/vitest.mjs'), 'run', ...args, '--reporter=json', '--outputFile=report.json'])
-  const child = spawn(command.file, command.args, {
-    cwd: app,
-    env: { ...who.env, HOME: who.home, FORCE_COLOR: '0', NO_COLOR: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true
-  })
-  let output = ''
-  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  const timer = setTimeout(() => { try { process.kill(-(child.pid ?? 0), 'SIGKILL') } catch { /* gone */ } }, 120_000)
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
-  clearTimeout(timer)
-  return { code, output, report: fs.existsSync(report) ? JSON.parse(fs.readFileSync(report, 'utf8')) as Run['report'] : undefined }
-}
-
-/** "file > test name" -> status, for every test of the run. */
-function statusByTest (run: Run, app: string): Record<string, string> {
-  assert.ok(run.report !== undefined, `no JSON report was written:\n${run.output}`)
-  return Object.fromEntries(run.report.testResults.flatMap((file) =>
-    file.assertionResults.map((t) => [`${path.relative(app, file.name)} > ${t.fullName}`, t.status])))
+/** Vitest from the app's own node_modules (the copy's links), as `who`. */
+function runVitest (app: string, args: string[], env: Record<string, string>, who: Identity = root): Promise<VitestRun> {
+  return runVitestAs(app, path.join(app, 'node_modules/vitest/vitest.mjs'), args, env, who)
 }
 
 let markers = 0

@@ -283,3 +283,26 @@ export function stateCheck (run: JestRun, fixture: FixtureCopy): { failures: str
   }
   return { failures, tokens, leftInProject: fs.existsSync(path.join(fixture.dir, `${fixture.marker}-left`)) }
 }
+
+/** A package of this repository, as its `files` ship it (as npm installs it). */
+export function installPackage (from: string, to: string, files: string[]): void {
+  fs.mkdirSync(to, { recursive: true })
+  for (const file of ['package.json', ...files]) fs.cpSync(path.join(ROOT, from, file), path.join(to, file), { recursive: true })
+}
+
+/**
+ * A copy of a workspace fixture under /tmp (a fresh tmpfs in every sandbox), owned by
+ * `owner`, with node_modules hoisted to its root: a hard-linked copy of the
+ * repository's (a real tree under /tmp in a fraction of a second; never chowned, the
+ * links share the repository's inodes). The caller installs this repository's packages.
+ */
+export function workspaceUnderTmp (fixture: string, owner: Identity): { root: string, nodeModules: string, remove: () => void } {
+  const root = fs.mkdtempSync(path.join('/tmp', `nsb-${path.basename(fixture)}-`))
+  fs.cpSync(fixture, root, { recursive: true })
+  if (owner.uid !== 0) execFileSync('chown', ['-R', `${owner.uid}:${owner.gid}`, root])
+  fs.chmodSync(root, 0o755)
+  const nodeModules = path.join(root, 'node_modules')
+  execFileSync('cp', ['-al', path.join(ROOT, 'node_modules'), nodeModules])
+  return { root, nodeModules, remove: () => { fs.rmSync(root, { recursive: true, force: true }) } }
+}
+
