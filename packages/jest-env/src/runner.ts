@@ -4,6 +4,7 @@
  * machinery of the host's Jest and the project's own test environment.
  */
 import path from 'node:path'
+import type { ReadonlyBind } from '@ns-sandbox/core'
 import { loadCore, type Core } from './core'
 import { Emitter, type Listener } from './emitter'
 import { hostJest, type HostJest } from './jest-host'
@@ -129,9 +130,9 @@ export default class NsSandboxRunner {
     }
     const childEnv = this.childEnvironment(jest)
     // This package and Jest, wherever installed, and the project's module roots.
-    const moduleBinds = new Map<string, ReturnType<Core['hiddenModuleRoots']>>()
+    const moduleBinds = new Map<string, ReadonlyBind[]>()
     const code = [PACKAGE_DIR, jest.runnerPath]
-    const bindsFor = (config: ProjectConfig): ReturnType<Core['hiddenModuleRoots']> => {
+    const bindsFor = (config: ProjectConfig): ReadonlyBind[] => {
       let binds = moduleBinds.get(config.id)
       if (binds === undefined) {
         binds = core.hiddenModuleRoots(config, process.cwd(), code)
